@@ -1,0 +1,61 @@
+# wgts build, test and demo entry points. See README.md.
+NODE    ?= node
+ESBUILD := node_modules/.bin/esbuild
+TSC     := node_modules/.bin/tsc
+BUNDLE  := dist/wgts.js
+SOURCES := $(shell find src -name '*.ts')
+TESTS   := $(shell find test -name '*.ts')
+
+.PHONY: all build deps system-deps typecheck test test-unit test-integration demo bench bench-smoke clean
+
+all: build
+
+node_modules/.package-lock.json: package.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json
+
+# The Debian packages the demo, tests and benchmarks need (run as root).
+system-deps:
+	./scripts/install-system-deps.sh
+
+build: $(BUNDLE)
+
+# One self-contained file: node runs it with no node_modules beside it.
+$(BUNDLE): $(SOURCES) deps
+	$(ESBUILD) src/cli/main.ts --bundle --platform=node --target=node18 --format=cjs \
+	  --minify-syntax --legal-comments=none --outfile=$@
+	@chmod +x $@
+
+typecheck: deps
+	$(TSC) --noEmit
+
+# Tests are TypeScript; esbuild turns each into a runnable file for node's test runner.
+build/test: $(SOURCES) $(TESTS) deps
+	rm -rf build/test
+	$(ESBUILD) $(shell find test -name '*.test.ts') --bundle --platform=node --target=node18 \
+	  --format=cjs --outbase=test --outdir=build/test --out-extension:.js=.cjs --log-level=warning
+	@touch build/test
+
+test-unit: build/test
+	$(NODE) --test --test-concurrency=1 $(shell find build/test/unit -name '*.test.cjs' 2>/dev/null)
+
+test-integration: build build/test
+	$(NODE) --test --test-concurrency=1 $(shell find build/test/integration -name '*.test.cjs' 2>/dev/null)
+
+# The README's test command: type check, unit tests, then the namespace/TUN integration tests.
+test: system-deps typecheck build build/test
+	$(NODE) --test --test-concurrency=1 $$(find build/test -name '*.test.cjs' | sort)
+
+demo: system-deps build
+	./scripts/demo.sh
+
+bench: system-deps build
+	$(NODE) bench/run.mjs
+
+bench-smoke: build
+	$(NODE) bench/run.mjs --smoke
+
+clean:
+	rm -rf dist build

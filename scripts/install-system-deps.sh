@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages wgts's demo, tests and benchmarks use, once.
+# socat bridges the TUN device; wireguard-go and wg are the interop reference;
+# iproute2, ping and iperf3 build namespaces and carry test traffic.
+set -euo pipefail
+need=()
+command -v socat >/dev/null || need+=(socat)
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v wg >/dev/null || need+=(wireguard-tools)
+command -v wireguard-go >/dev/null || need+=(wireguard-go)
+command -v node >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then echo "install as root: ${need[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends: wireguard-tools would otherwise pull in a kernel image.
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
