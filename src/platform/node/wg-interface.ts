@@ -1,0 +1,199 @@
+/**
+ * One running WireGuard interface on a Node host: the sans-I/O Device wired to
+ * a UDP port, a TUN device, ip(8) configuration, DNS and a timer tick.
+ */
+import { lookup } from 'node:dns/promises';
+import { Device } from '../../device/device';
+import { formatCidr, formatIp, parseIp, type Cidr } from '../../device/ip';
+import type { Peer } from '../../device/peer';
+import type { CryptoProvider } from '../../crypto/provider';
+import { DEFAULT_MTU } from '../../protocol/constants';
+import type { Endpoint, TunDevice, UdpTransport } from '../types';
+import { systemClock } from './clock';
+import { addAddress, addRoute, setLinkUp } from './ip-config';
+import { openSocatTun } from './socat-tun';
+import { openUdpTransport, rebind } from './udp';
+
+export interface PeerSettings {
+  publicKey: Uint8Array;
+  presharedKey?: Uint8Array;
+  allowedIps: Cidr[];
+  /** A literal address or a host name to resolve. */
+  endpoint?: { host: string; port: number };
+  persistentKeepalive?: number;
+}
+
+export interface InterfaceSettings {
+  name: string;
+  privateKey?: Uint8Array;
+  listenPort?: number;
+  fwMark?: number;
+  mtu?: number;
+  /** Interface addresses with their host part (10.0.0.1/24). */
+  addresses: Cidr[];
+  peers: PeerSettings[];
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Logger = (level: LogLevel, message: string) => void;
+
+export interface InterfaceOptions {
+  crypto: CryptoProvider;
+  log: Logger;
+  /** Add routes for every peer's allowed IPs, as wg-quick does (default true). */
+  routeAllowedIps?: boolean;
+}
+
+/** How often the device's timers are checked; well below the 333 ms rekey jitter. */
+const TICK_INTERVAL_MS = 100;
+
+export class WgInterface {
+  readonly device: Device;
+  private udp: UdpTransport | undefined;
+  private tun: TunDevice | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly stopHandlers: ((reason: string) => void)[] = [];
+  fwMark = 0;
+
+  private constructor(
+    readonly name: string,
+    private readonly options: InterfaceOptions,
+    mtu: number,
+  ) {
+    const log = options.log;
+    this.device = new Device({
+      crypto: options.crypto,
+      clock: systemClock,
+      mtu,
+      io: {
+        sendDatagram: (datagram, to) => this.udp?.send(datagram, to),
+        writeToTun: (packet) => this.tun?.write(packet),
+      },
+      events: {
+        log: (level, message) => log(level, `${this.name}: ${message}`),
+        handshakeCompleted: (peer) => log('info', `${this.name}: handshake with peer ${shortKey(peer)} complete`),
+        endpointChanged: (peer, ep) => log('info', `${this.name}: peer ${shortKey(peer)} endpoint is now ${formatEndpoint(ep)}`),
+        resolveEndpoint: (peer) => void this.resolve(peer),
+      },
+    });
+  }
+
+  /** Brings the interface up: TUN, addresses, routes, UDP port, peers. */
+  static async start(settings: InterfaceSettings, options: InterfaceOptions): Promise<WgInterface> {
+    const mtu = settings.mtu ?? DEFAULT_MTU;
+    const wg = new WgInterface(settings.name, options, mtu);
+    try {
+      await wg.bringUp(settings, mtu);
+    } catch (err) {
+      await wg.stop(`start failed: ${(err as Error).message}`);
+      throw err;
+    }
+    return wg;
+  }
+
+  private async bringUp(settings: InterfaceSettings, mtu: number): Promise<void> {
+    const { log } = this.options;
+    const device = this.device;
+    this.fwMark = settings.fwMark ?? 0;
+    device.setPrivateKey(settings.privateKey);
+    for (const p of settings.peers) this.configurePeer(p);
+
+    this.udp = await openUdpTransport({ port: settings.listenPort ?? 0, log: (m) => log('info', `${this.name}: ${m}`) });
+    this.udp.onDatagram((datagram, from) => device.handleDatagram(datagram, from));
+
+    this.tun = await openSocatTun({ name: this.name, mtu, log: (m) => log('debug', `${this.name}: ${m}`) });
+    this.tun.onPacket((packet) => device.handleTunPacket(packet));
+    this.tun.onClose((reason) => void this.stop(`TUN device gone: ${reason}`));
+
+    for (const address of settings.addresses) {
+      await addAddress(this.name, `${formatIp(address.bytes)}/${address.prefixLength}`);
+    }
+    await setLinkUp(this.name);
+    if (this.options.routeAllowedIps ?? true) await this.addRoutes(settings);
+
+    this.ticker = setInterval(() => device.tick(), TICK_INTERVAL_MS);
+    device.up();
+    log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${this.options.crypto.name}`);
+  }
+
+  /** Routes for allowed IPs, like wg-quick; a default route needs policy routing we do not do yet. */
+  private async addRoutes(settings: InterfaceSettings): Promise<void> {
+    for (const peer of settings.peers) {
+      for (const cidr of peer.allowedIps) {
+        if (cidr.prefixLength === 0) {
+          this.options.log('warn', `${this.name}: not installing default route ${formatCidr(cidr)} (no policy routing yet)`);
+          continue;
+        }
+        await addRoute(this.name, formatCidr(cidr));
+      }
+    }
+  }
+
+  configurePeer(settings: PeerSettings): Peer {
+    const device = this.device;
+    const peer = device.addPeer(settings.publicKey);
+    peer.setPresharedKey(settings.presharedKey);
+    device.setPeerAllowedIps(peer, settings.allowedIps);
+    if (settings.endpoint) {
+      const literal = parseIp(settings.endpoint.host);
+      if (literal) {
+        device.setPeerEndpoint(peer, { family: literal.family, address: formatIp(literal.bytes), port: settings.endpoint.port });
+      } else {
+        peer.endpointHost = settings.endpoint;
+        void this.resolve(peer);
+      }
+    }
+    device.setPeerPersistentKeepalive(peer, settings.persistentKeepalive ?? 0);
+    return peer;
+  }
+
+  /** Resolves a peer's endpoint host name; failures are logged and retried by the device later. */
+  private async resolve(peer: Peer): Promise<void> {
+    const host = peer.endpointHost;
+    if (!host) return;
+    try {
+      const answer = await lookup(host.host);
+      if (this.stopped || peer.endpointHost !== host) return;
+      const endpoint: Endpoint = { family: answer.family === 6 ? 6 : 4, address: answer.address, port: host.port };
+      this.device.setPeerEndpoint(peer, endpoint);
+    } catch (err) {
+      this.options.log('warn', `${this.name}: cannot resolve ${host.host}: ${(err as Error).message}`);
+    }
+  }
+
+  get listenPort(): number {
+    return this.udp?.port ?? 0;
+  }
+
+  async setListenPort(port: number): Promise<void> {
+    if (!this.udp) return;
+    this.udp = await rebind(this.udp, { port, log: (m) => this.options.log('info', `${this.name}: ${m}`) });
+  }
+
+  onStopped(handler: (reason: string) => void): void {
+    this.stopHandlers.push(handler);
+  }
+
+  /** Takes the interface down: sessions erased, TUN removed, port closed. */
+  async stop(reason: string): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.options.log('info', `${this.name}: stopping (${reason})`);
+    if (this.ticker) clearInterval(this.ticker);
+    this.device.down();
+    this.device.removeAllPeers();
+    this.device.setPrivateKey(undefined);
+    this.udp?.close();
+    await this.tun?.close().catch(() => {});
+    for (const handler of this.stopHandlers) handler(reason);
+  }
+}
+
+function shortKey(peer: Peer): string {
+  return Buffer.from(peer.publicKey).toString('base64').slice(0, 8) + '…';
+}
+
+export function formatEndpoint(ep: Endpoint): string {
+  return ep.family === 6 ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+}
