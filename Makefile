@@ -51,11 +51,16 @@ test: system-deps typecheck build build/test
 demo: system-deps build
 	./scripts/demo.sh
 
-bench: system-deps build
-	$(NODE) bench/run.mjs
+build/bench/run.cjs: bench/run.ts $(TESTS) $(SOURCES) deps
+	$(ESBUILD) bench/run.ts --bundle --platform=node --target=node18 --format=cjs \
+	  --outfile=$@ --log-level=warning
 
-bench-smoke: build
-	$(NODE) bench/run.mjs --smoke
+# Benchmarks (not tests): wgts next to wireguard-go measured in the same run.
+bench: system-deps build build/bench/run.cjs
+	$(NODE) build/bench/run.cjs
+
+bench-smoke: system-deps build build/bench/run.cjs
+	$(NODE) build/bench/run.cjs --smoke
 
 clean:
 	rm -rf dist build
