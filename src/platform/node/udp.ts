@@ -1,0 +1,137 @@
+/**
+ * The WireGuard UDP port: one udp4 socket on 0.0.0.0:PORT and one IPv6-only udp6 socket on
+ * [::]:PORT. Two sockets rather than one dual-stack socket, so the v4 side works on hosts
+ * with IPv6 disabled and each family's errors stay separate (wireguard-go does the same).
+ */
+import dgram from 'node:dgram';
+import type { Endpoint, UdpTransport } from '../types';
+
+export interface UdpTransportOptions {
+  /** 0 picks a free port (the same one for both families). */
+  port: number;
+  log?: (msg: string) => void;
+}
+
+/** Room for a burst of full-size packets while the event loop is busy with crypto. */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** How often to look for a port free in both families when asked for port 0. */
+const RANDOM_PORT_ATTEMPTS = 20;
+
+type DatagramHandler = (datagram: Uint8Array, from: Endpoint) => void;
+
+const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
+
+/** The endpoint a datagram came from, with v4-mapped IPv6 addresses reported as IPv4. */
+export function endpointFromRemote(rinfo: dgram.RemoteInfo): Endpoint {
+  if (rinfo.family === 'IPv4') return { family: 4, address: rinfo.address, port: rinfo.port };
+  const mapped = V4_MAPPED.exec(rinfo.address);
+  if (mapped) return { family: 4, address: mapped[1]!, port: rinfo.port };
+  return { family: 6, address: rinfo.address, port: rinfo.port };
+}
+
+class NodeUdpTransport implements UdpTransport {
+  handler: DatagramHandler | undefined;
+  private closed = false;
+
+  constructor(
+    readonly port: number,
+    private readonly v4: dgram.Socket,
+    private readonly v6: dgram.Socket | undefined,
+    private readonly log: (msg: string) => void,
+  ) {
+    for (const socket of [v4, v6]) {
+      if (!socket) continue;
+      socket.on('message', (msg, rinfo) => this.handler?.(msg, endpointFromRemote(rinfo)));
+      // Errors on an established UDP socket are transient (ICMP, ENOBUFS); a VPN keeps going.
+      socket.on('error', (err) => this.log(`udp: socket error: ${err.message}`));
+    }
+  }
+
+  send(datagram: Uint8Array, to: Endpoint): void {
+    if (this.closed) return;
+    const socket = to.family === 4 ? this.v4 : this.v6;
+    if (!socket) {
+      this.log(`udp: no IPv6 socket, dropping datagram to [${to.address}]:${to.port}`);
+      return;
+    }
+    socket.send(datagram, to.port, to.address, this.onSent);
+  }
+
+  // One shared callback: no closure per packet on the hot path.
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.log(`udp: send failed: ${err.message}`);
+  };
+
+  onDatagram(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.v4.close();
+    this.v6?.close();
+  }
+}
+
+function bindSocket(type: 'udp4' | 'udp6', address: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({
+      type,
+      ipv6Only: type === 'udp6',
+      recvBufferSize: SOCKET_BUFFER_BYTES,
+      sendBufferSize: SOCKET_BUFFER_BYTES,
+    });
+    const onError = (err: Error): void => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Errors meaning "this host has no usable IPv6", as opposed to "the port is taken". */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
+
+export async function openUdpTransport(opts: UdpTransportOptions): Promise<UdpTransport> {
+  const log = opts.log ?? (() => {});
+  const attempts = opts.port === 0 ? RANDOM_PORT_ATTEMPTS : 1;
+  for (let attempt = 1; ; attempt++) {
+    const v4 = await bindSocket('udp4', '0.0.0.0', opts.port);
+    const port = v4.address().port;
+    try {
+      const v6 = await bindSocket('udp6', '::', port);
+      return new NodeUdpTransport(port, v4, v6, log);
+    } catch (err) {
+      if (NO_IPV6.has(errno(err) ?? '')) {
+        log(`udp: IPv6 unavailable (${(err as Error).message}), listening on IPv4 only`);
+        return new NodeUdpTransport(port, v4, undefined, log);
+      }
+      v4.close();
+      // With port 0 the kernel chose a v4 port that happens to be taken for v6: try another.
+      if (errno(err) === 'EADDRINUSE' && attempt < attempts) continue;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Moves a transport to another port (the UAPI's listen_port=). The new sockets are bound
+ * before the old ones close, so a failure leaves the old transport working; the datagram
+ * handler carries over.
+ */
+export async function rebind(old: UdpTransport, opts: UdpTransportOptions): Promise<UdpTransport> {
+  if (opts.port !== 0 && opts.port === old.port) return old;
+  const fresh = await openUdpTransport(opts);
+  if (old instanceof NodeUdpTransport && old.handler) fresh.onDatagram(old.handler);
+  old.close();
+  return fresh;
+}
