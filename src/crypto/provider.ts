@@ -2,7 +2,7 @@
  * The crypto operations whose speed matters, behind one interface so that a
  * runtime with native ChaCha20-Poly1305/X25519 (node:crypto) can supply them,
  * while the pure-JS noble implementation (./noble) works everywhere.
- * Both must produce identical bytes; test/unit/crypto-providers.test.ts checks.
+ * Both must produce identical bytes; test/unit/crypto.test.ts checks.
  */
 
 /** A ChaCha20-Poly1305 key prepared once for a transport session (one direction). */
