@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { parseWgQuickConfig, type InterfaceConfig } from '../config/wgquick';
 import type { CryptoProvider } from '../crypto/provider';
 import { deleteLink, linkExists } from '../platform/node/ip-config';
+import { serveUapi } from '../platform/node/uapi-server';
 import { WgInterface, type InterfaceSettings, type Logger } from '../platform/node/wg-interface';
 
 const CONFIG_DIR = '/etc/wireguard';
@@ -77,8 +78,24 @@ export async function runInterface(settings: InterfaceSettings, options: RunOpti
     throw new UsageError(`interface ${settings.name} already exists`);
   }
   const wg = await WgInterface.start(settings, { crypto: options.crypto, log: options.log });
-  const pidFile = writePidFile(settings.name);
   const stopped = new Promise<string>((resolve) => wg.onStopped(resolve));
+  // The socket the real wg(8) and wg-quick talk to (cross-platform userspace API).
+  const uapi = await serveUapi({
+    interfaceName: settings.name,
+    device: wg.device,
+    getListenPort: () => wg.listenPort,
+    setListenPort: (port) => wg.setListenPort(port),
+    getFwmark: () => wg.fwMark,
+    setFwmark: (mark) => {
+      wg.fwMark = mark;
+    },
+    log: (message) => options.log('info', `${settings.name}: ${message}`),
+    onSocketRemoved: () => void wg.stop('UAPI socket removed'),
+  }).catch(async (err: unknown) => {
+    await wg.stop('cannot serve the userspace API');
+    throw err;
+  });
+  const pidFile = writePidFile(settings.name);
   const onSignal = (signal: string) => void wg.stop(`received ${signal}`);
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, onSignal);
   // Tell a waiting parent (`wgts up` without -f) that we are up.
@@ -86,6 +103,7 @@ export async function runInterface(settings: InterfaceSettings, options: RunOpti
     process.send({ ready: true, port: wg.listenPort }, () => process.disconnect?.());
   }
   const reason = await stopped;
+  await uapi.close();
   rmSync(pidFile, { force: true });
   options.log('info', `${settings.name}: stopped (${reason})`);
   return 0;

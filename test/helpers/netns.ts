@@ -454,8 +454,9 @@ class Fixture implements TwoSiteNetwork {
       site.ipv6 = address!;
     } else {
       const old = `${site.ipv4}/${site.ipv4PrefixLength}`;
-      await this.addUnderlayAddress(ns, cidr);
+      // Old first: deleting a primary IPv4 address also deletes the secondaries in its subnet.
       await this.removeUnderlayAddress(ns, old);
+      await this.addUnderlayAddress(ns, cidr);
       site.ipv4 = address!;
     }
   }

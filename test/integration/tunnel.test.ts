@@ -1,0 +1,237 @@
+/**
+ * wgts as a real WireGuard peer: real TUN devices in namespaces this test creates,
+ * the real wireguard-go (configured with the real wg) on the other side, ping and
+ * iperf3 for traffic. Each scenario builds its own two-site network and tears it
+ * down (namespaces, processes by PID) whatever happens.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import {
+  createTwoSiteNetwork,
+  endpoint,
+  genKeyPair,
+  genPsk,
+  iperf3,
+  ping,
+  startWgts,
+  startWireguardGo,
+  uniqueIfname,
+  waitFor,
+  wgShowDump,
+  type KeyPair,
+  type TunnelHandle,
+  type TwoSiteNetwork,
+  type WgInterfaceConfig,
+} from '../helpers/netns';
+
+const skip = process.getuid?.() === 0 ? false : 'needs root for network namespaces';
+const PORT_A = 51820;
+const PORT_B = 51821;
+
+type Impl = 'wgts' | 'wireguard-go';
+
+interface Pair {
+  net: TwoSiteNetwork;
+  a: TunnelHandle;
+  b: TunnelHandle;
+  keys: { a: KeyPair; b: KeyPair };
+}
+
+/** Office A (10.99.0.1, fd99::1) and office B (10.99.0.2, fd99::2), each knowing the other's endpoint unless told otherwise. */
+async function twoOffices(
+  net: TwoSiteNetwork,
+  implA: Impl,
+  implB: Impl,
+  opts: { psk?: boolean; underlay?: 4 | 6; endpointForA?: string | null; endpointForB?: string | null; keepaliveA?: number } = {},
+): Promise<Pair> {
+  const [ka, kb] = await Promise.all([genKeyPair(), genKeyPair()]);
+  const psk = opts.psk ? await genPsk() : undefined;
+  const v6 = opts.underlay === 6;
+  const endpointOfB = opts.endpointForA === undefined ? endpoint(v6 ? net.b.ipv6 : net.b.ipv4, PORT_B) : opts.endpointForA;
+  const endpointOfA = opts.endpointForB === undefined ? endpoint(v6 ? net.a.ipv6 : net.a.ipv4, PORT_A) : opts.endpointForB;
+  const configA: WgInterfaceConfig = {
+    privateKey: ka.privateKey,
+    listenPort: PORT_A,
+    addresses: ['10.99.0.1/24', 'fd99::1/64'],
+    mtu: 1420,
+    peers: [{
+      publicKey: kb.publicKey,
+      presharedKey: psk,
+      allowedIps: ['10.99.0.2/32', 'fd99::2/128'],
+      ...(endpointOfB ? { endpoint: endpointOfB } : {}),
+      ...(opts.keepaliveA ? { persistentKeepalive: opts.keepaliveA } : {}),
+    }],
+  };
+  const configB: WgInterfaceConfig = {
+    privateKey: kb.privateKey,
+    listenPort: PORT_B,
+    addresses: ['10.99.0.2/24', 'fd99::2/64'],
+    mtu: 1420,
+    peers: [{
+      publicKey: ka.publicKey,
+      presharedKey: psk,
+      allowedIps: ['10.99.0.1/32', 'fd99::1/128'],
+      ...(endpointOfA ? { endpoint: endpointOfA } : {}),
+    }],
+  };
+  const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig) =>
+    impl === 'wgts' ? startWgts(net, ns, name, config) : startWireguardGo(net, ns, name, config);
+  const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
+  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB);
+  return { net, a, b, keys: { a: ka, b: kb } };
+}
+
+/** Runs `body` with a fresh two-site network, always cleaning up and showing daemon logs on failure. */
+async function withNetwork(body: (net: TwoSiteNetwork, handles: TunnelHandle[]) => Promise<void>): Promise<void> {
+  const net = await createTwoSiteNetwork();
+  const handles: TunnelHandle[] = [];
+  try {
+    await body(net, handles);
+  } catch (err) {
+    const logs = handles.map((h) => `--- ${h.kind} ${h.ifname} ---\n${h.stderr().slice(-3000)}`).join('\n');
+    (err as Error).message += `\n${logs}`;
+    throw err;
+  } finally {
+    await net.cleanup();
+  }
+}
+
+async function assertPings(net: TwoSiteNetwork, from: string, to: string, count = 3): Promise<void> {
+  const r = await ping(net, from, to, { count, interval: 0.1, timeoutSec: 8 });
+  assert.equal(r.received, count, `ping ${from} → ${to}\n${r.output}`);
+}
+
+/** The first packet waits for the handshake, so it gets a generous deadline. */
+async function assertFirstContact(net: TwoSiteNetwork, from: string, to: string): Promise<void> {
+  const r = await ping(net, from, to, { count: 1, timeoutSec: 15 });
+  assert.equal(r.received, 1, `first ping ${from} → ${to}\n${r.output}`);
+}
+
+async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, serverNs: string, serverAddress: string): Promise<void> {
+  for (const reverse of [false, true]) {
+    const r = await iperf3(net, serverNs, clientNs, serverAddress, { seconds: 2, reverse });
+    // Not a speed assertion: a TCP stream must complete and carry real data (> 1 MB in 2 s).
+    assert.ok(r.bitsPerSecond * 2 > 8e6, `iperf3 ${reverse ? 'reverse' : 'forward'} moved only ${r.bitsPerSecond} bit/s`);
+  }
+}
+
+test('wgts ↔ wgts over an IPv4 underlay: handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    const { a, b } = await twoOffices(net, 'wgts', 'wgts');
+    handles.push(a, b);
+    await assertFirstContact(net, net.a.ns, '10.99.0.2');
+    await assertPings(net, net.b.ns, '10.99.0.1');
+    await assertPings(net, net.a.ns, 'fd99::2');
+    await assertPings(net, net.b.ns, 'fd99::1');
+    await assertIperfBothWays(net, net.a.ns, net.b.ns, '10.99.0.2');
+    await assertIperfBothWays(net, net.b.ns, net.a.ns, 'fd99::1');
+  });
+});
+
+test('wgts initiates to wireguard-go over an IPv6 underlay with a pre-shared key', { skip, timeout: 120_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    const { a, b, keys } = await twoOffices(net, 'wgts', 'wireguard-go', { psk: true, underlay: 6, endpointForB: null });
+    handles.push(a, b);
+    await assertFirstContact(net, net.a.ns, '10.99.0.2');
+    await assertPings(net, net.b.ns, '10.99.0.1');
+    await assertPings(net, net.a.ns, 'fd99::2');
+    await assertPings(net, net.b.ns, 'fd99::1');
+    await assertIperfBothWays(net, net.a.ns, net.b.ns, 'fd99::2');
+    // wireguard-go learned wgts's endpoint from the handshake (it had none configured).
+    const dump = await wgShowDump(net, net.b.ns, b.ifname);
+    const peer = dump.peers.find((p) => p.publicKey === keys.a.publicKey)!;
+    assert.equal(peer.endpoint, `[${net.a.ipv6}]:${PORT_A}`);
+    assert.ok(peer.latestHandshake > 0, 'wireguard-go reports a handshake');
+    assert.ok(peer.presharedKey, 'PSK configured on the reference side');
+  });
+});
+
+test('wireguard-go initiates to wgts over an IPv4 underlay with a pre-shared key', { skip, timeout: 120_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    // wgts (A) has no endpoint for B: it can only answer, so wireguard-go must initiate.
+    const { a, b } = await twoOffices(net, 'wgts', 'wireguard-go', { psk: true, endpointForA: null });
+    handles.push(a, b);
+    await assertFirstContact(net, net.b.ns, '10.99.0.1');
+    await assertPings(net, net.a.ns, '10.99.0.2');
+    await assertPings(net, net.b.ns, 'fd99::1');
+    await assertIperfBothWays(net, net.b.ns, net.a.ns, '10.99.0.1');
+  });
+});
+
+test('a wrong pre-shared key never completes a handshake with wireguard-go', { skip, timeout: 60_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    const { a, b, keys } = await twoOffices(net, 'wgts', 'wireguard-go', { psk: true });
+    handles.push(a, b);
+    const otherPsk = `${net.tempDir()}/other.psk`;
+    fs.writeFileSync(otherPsk, (await genPsk()) + '\n', { mode: 0o600 });
+    await net.exec(net.b.ns, ['wg', 'set', b.ifname, 'peer', keys.a.publicKey, 'preshared-key', otherPsk], { check: true });
+    const r = await ping(net, net.a.ns, '10.99.0.2', { count: 2, interval: 0.5, timeoutSec: 4 });
+    assert.equal(r.received, 0, 'no traffic with mismatched PSKs');
+    const dump = await wgShowDump(net, net.b.ns, b.ifname);
+    assert.equal(dump.peers[0]!.latestHandshake, 0);
+  });
+});
+
+test('roaming: each side follows the other to a new underlay address mid-traffic', { skip, timeout: 120_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    const { a, b, keys } = await twoOffices(net, 'wgts', 'wireguard-go');
+    handles.push(a, b);
+    await assertFirstContact(net, net.a.ns, '10.99.0.2');
+
+    // Traffic keeps flowing from A while B (wireguard-go) moves; B speaking first tells wgts where it went.
+    const background = ping(net, net.a.ns, '10.99.0.2', { count: 40, interval: 0.1, timeoutSec: 12 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const newB = `10.200.${net.subnet}.3`;
+    await net.moveUnderlay(net.b.ns, `${newB}/24`);
+    // wireguard-go's first sends after the move can fail on its cached (now stale) source
+    // address; give it a moment before asserting every echo.
+    await ping(net, net.b.ns, '10.99.0.1', { count: 10, interval: 0.2, timeoutSec: 5 });
+    await assertPings(net, net.b.ns, '10.99.0.1');
+    await assertPings(net, net.a.ns, '10.99.0.2'); // only works if wgts now sends to newB
+    const during = await background;
+    assert.ok(during.received >= 20, `most of the background pings got through (${during.received}/40)`);
+
+    // Now wgts (A) moves; wireguard-go must follow it.
+    const newA = `10.200.${net.subnet}.4`;
+    await net.moveUnderlay(net.a.ns, `${newA}/24`);
+    await assertPings(net, net.a.ns, '10.99.0.2');
+    const dump = await wgShowDump(net, net.b.ns, b.ifname);
+    const peer = dump.peers.find((p) => p.publicKey === keys.a.publicKey)!;
+    assert.equal(peer.endpoint, `${newA}:${PORT_A}`);
+    await assertPings(net, net.b.ns, '10.99.0.1');
+  });
+});
+
+test('an endpoint host name is re-resolved while handshakes fail (dynamic DNS)', { skip, timeout: 120_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    // `ip netns exec` shows /etc/netns/NS/hosts as /etc/hosts inside the namespace.
+    const hostsDir = `/etc/netns/${net.a.ns}`;
+    fs.mkdirSync(hostsDir, { recursive: true });
+    net.onCleanup(() => fs.rmSync(hostsDir, { recursive: true, force: true }));
+    const hosts = `${hostsDir}/hosts`;
+    const wrong = `10.200.${net.subnet}.9`; // nobody there
+    fs.writeFileSync(hosts, `127.0.0.1 localhost\n${wrong} office-b.wgts.test\n`);
+
+    const { a, b } = await twoOffices(net, 'wgts', 'wireguard-go', { endpointForA: `office-b.wgts.test:${PORT_B}`, endpointForB: null });
+    handles.push(a, b);
+    const first = ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 40 });
+    await new Promise((r) => setTimeout(r, 1500));
+    // The office's address changes in DNS (rewritten in place: the bind mount follows the inode).
+    fs.writeFileSync(hosts, `127.0.0.1 localhost\n${net.b.ipv4} office-b.wgts.test\n`);
+    const r = await first;
+    assert.equal(r.received, 1, `the staged ping went through once the name re-resolved\n${r.output}`);
+    await assertPings(net, net.b.ns, '10.99.0.1');
+  });
+});
+
+test('deleting the TUN link stops the wgts daemon', { skip, timeout: 60_000 }, async () => {
+  await withNetwork(async (net, handles) => {
+    const { a, b } = await twoOffices(net, 'wgts', 'wgts');
+    handles.push(a, b);
+    await assertFirstContact(net, net.a.ns, '10.99.0.2');
+    await net.exec(net.a.ns, ['ip', 'link', 'del', a.ifname], { check: true });
+    await waitFor('wgts daemon exit', () => a.exitCode() !== null, 5000);
+    assert.equal(a.exitCode(), 0);
+  });
+});
