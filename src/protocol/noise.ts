@@ -180,6 +180,7 @@ export function consumeInitiation<P extends HandshakeRemote>(
   [c, key] = kdf2(c, es);
   const encryptedStatic = msg.subarray(Initiation.static, Initiation.timestamp);
   const remoteStatic = crypto.aeadOpen(key, 0, encryptedStatic, h);
+  wipe(es, key);
   if (!remoteStatic) return undefined;
   h = mixHash(h, encryptedStatic);
 
@@ -188,9 +189,9 @@ export function consumeInitiation<P extends HandshakeRemote>(
   [c, key] = kdf2(c, peer.staticStatic);
   const encryptedTimestamp = msg.subarray(Initiation.timestamp, Initiation.mac1);
   const timestamp = crypto.aeadOpen(key, 0, encryptedTimestamp, h);
+  wipe(key);
   if (!timestamp) return undefined;
   h = mixHash(h, encryptedTimestamp);
-  wipe(es, key);
 
   return { peer, remoteEphemeral, senderIndex: readU32(msg, Initiation.sender), timestamp, hash: h, chainingKey: c };
 }

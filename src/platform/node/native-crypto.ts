@@ -25,6 +25,7 @@ function publicKeyObject(raw: Uint8Array): crypto.KeyObject {
 const AEAD = 'chacha20-poly1305';
 const TAG_OPTIONS = { authTagLength: AEAD_TAG_LENGTH } as const;
 const EMPTY = Buffer.alloc(0);
+const ZERO_PADDING = Buffer.alloc(16);
 
 class NativeTransportCipher implements TransportCipher {
   private readonly nonce = Buffer.alloc(12);
@@ -41,7 +42,8 @@ class NativeTransportCipher implements TransportCipher {
     out.set(body, at);
     at += body.length;
     if (padding !== 0) {
-      const pad = cipher.update(Buffer.alloc(padding));
+      // Padding is below 16 bytes (to the next multiple of 16, capped by the MTU).
+      const pad = cipher.update(padding <= ZERO_PADDING.length ? ZERO_PADDING.subarray(0, padding) : Buffer.alloc(padding));
       out.set(pad, at);
       at += pad.length;
     }
