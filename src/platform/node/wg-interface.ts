@@ -175,12 +175,25 @@ export class WgInterface {
     this.stopHandlers.push(handler);
   }
 
+  /** One line summing up what was dropped and why (hostile traffic shows up here). */
+  logDrops(): void {
+    const drops = this.device.drops;
+    const total = drops.total();
+    if (total === 0) return;
+    const reasons = Object.entries(drops.counts)
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(', ');
+    this.options.log('info', `${this.name}: dropped ${total} packets/datagrams: ${reasons}`);
+  }
+
   /** Takes the interface down: sessions erased, TUN removed, port closed. */
   async stop(reason: string): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.options.log('info', `${this.name}: stopping (${reason})`);
     if (this.ticker) clearInterval(this.ticker);
+    this.logDrops();
     this.device.down();
     this.device.removeAllPeers();
     this.device.setPrivateKey(undefined);
