@@ -204,3 +204,31 @@ test('under load, initiations without a cookie get a cookie reply, and the cooki
   assert.ok(peerB.keypairs.current, 'handshake completed despite load');
   assert.ok(b.tun.length >= 1);
 });
+
+test('a session used for REKEY_AFTER_MESSAGES triggers a new handshake', () => {
+  const { net, a, peerB } = twoPeers();
+  a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2'));
+  net.deliver();
+  const before = a.sent.filter((s) => s.datagram[0] === MessageType.HandshakeInitiation).length;
+  net.run(REKEY_TIMEOUT + 100); // initiations are limited to one per REKEY_TIMEOUT
+  // 2^60 + 512: counters are JS numbers, exact only in steps of 256 up here.
+  peerB.keypairs.current!.sendCounter = 2 ** 60 + 512;
+  a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2'));
+  const after = a.sent.filter((s) => s.datagram[0] === MessageType.HandshakeInitiation).length;
+  assert.equal(after, before + 1);
+});
+
+test('key material is erased 3 × REJECT_AFTER_TIME after the last session was derived', () => {
+  const { net, a, b, peerA, peerB } = twoPeers();
+  a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2'));
+  net.deliver();
+  assert.ok(peerB.keypairs.current && peerA.keypairs.current);
+  net.filter = () => false; // the link goes silent
+  net.run(3 * REJECT_AFTER_TIME - 20_000, 1000);
+  assert.ok(peerB.keypairs.current, 'still held just before the deadline');
+  net.run(40_000, 1000);
+  assert.equal(peerB.keypairs.current, undefined);
+  assert.equal(peerB.keypairs.previous, undefined);
+  assert.equal(peerA.keypairs.current, undefined);
+  assert.equal(b.device.drops.total(), 0);
+});
