@@ -66,7 +66,10 @@ export class PeerTimers {
   // --- events, named after the kernel's wg_timers_* hooks ---
 
   dataSent(now: number): void {
-    this.armIfIdle(TimerKind.NewHandshake, now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + this.jitter());
+    // Checked before computing the deadline: this runs per packet and jitter() costs a random draw.
+    if (!this.isPending(TimerKind.NewHandshake)) {
+      this.arm(TimerKind.NewHandshake, now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + this.jitter());
+    }
   }
 
   dataReceived(now: number): void {
