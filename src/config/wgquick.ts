@@ -20,7 +20,7 @@
 // The parser is pure: it never resolves an endpoint's host name, so Endpoint
 // keeps the name and the device resolves it when it comes up.
 
-import { formatCidr, parseCidr, parseIp } from '../device/ip';
+import { formatCidr, isHostName, parseCidr, parseInterfaceAddress, parseIp } from '../device/ip';
 import type { Cidr } from '../device/ip';
 import { decodeKey, encodeKey } from '../protocol/keys';
 
@@ -111,7 +111,7 @@ const INTERFACE_FIELDS = fieldTable<InterfaceConfig>([
   { name: 'PrivateKey', apply: (c, v) => void (c.privateKey = parseKeyValue(v)) },
   { name: 'ListenPort', apply: (c, v) => void (c.listenPort = parseInteger(v, 0, 65535)) },
   { name: 'FwMark', apply: (c, v) => void (c.fwMark = parseFwMark(v)) },
-  { name: 'Address', apply: (c, v) => void c.addresses.push(...words(v).map((word) => parseInterfaceAddress(word, v))) },
+  { name: 'Address', apply: (c, v) => void c.addresses.push(...words(v).map((word) => parseInterfaceAddressValue(word, v))) },
   { name: 'MTU', apply: (c, v) => void (c.mtu = parseInteger(v, MIN_MTU, MAX_MTU)) },
   { name: 'DNS', apply: (c, v) => void c.dns.push(...words(v).map((word) => checkDnsEntry(word, v))) },
   { name: 'Table', apply: (c, v) => void (c.table = parseTable(v)) },
@@ -292,19 +292,13 @@ function words(v: Value): string[] {
 }
 
 /** An address with its prefix length, keeping the host bits. */
-function parseInterfaceAddress(text: string, v: Value): Cidr {
-  const slash = text.indexOf('/');
-  const addressText = slash < 0 ? text : text.slice(0, slash);
+function parseInterfaceAddressValue(text: string, v: Value): Cidr {
+  const cidr = parseInterfaceAddress(text);
+  if (cidr) return cidr;
+  const addressText = text.split('/')[0]!;
   const address = parseIp(addressText);
   if (address === undefined) v.fail(`"${addressText}" is not an IPv4 or IPv6 address`);
-  const maxLength = address.family === 4 ? 32 : 128;
-  let prefixLength = maxLength;
-  if (slash >= 0) {
-    const lengthText = text.slice(slash + 1);
-    prefixLength = /^[0-9]{1,3}$/.test(lengthText) ? Number(lengthText) : NaN;
-    if (!(prefixLength <= maxLength)) v.fail(`"${text}": prefix length must be 0-${maxLength}`);
-  }
-  return { family: address.family, bytes: address.bytes, prefixLength };
+  return v.fail(`"${text}": prefix length must be 0-${address.family === 4 ? 32 : 128}`);
 }
 
 function parseAllowedIps(v: Value): Cidr[] {
@@ -329,18 +323,6 @@ function checkDnsEntry(word: string, v: Value): string {
     v.fail(`"${word}" is neither an IP address nor a valid search domain`);
   }
   return word;
-}
-
-const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-/** RFC 1123 host name syntax, tolerating '_' and a trailing dot as resolvers do. */
-function isHostName(text: string): boolean {
-  const name = text.endsWith('.') ? text.slice(0, -1) : text;
-  if (name.length === 0 || name.length > 253) return false;
-  const labels = name.split('.');
-  if (!labels.every((label) => HOST_LABEL.test(label))) return false;
-  // An all-numeric last label is a mistyped IPv4 address, not a name (RFC 3696 2).
-  return !/^[0-9]+$/.test(labels[labels.length - 1]!);
 }
 
 /** `host:port`, `[ipv6]:port` (wg's parse_endpoint), without resolving anything. */

@@ -162,3 +162,29 @@ export function parseCidr(text: string): Cidr {
 export function formatCidr(c: Cidr): string {
   return `${formatIp(c.bytes)}/${c.prefixLength}`;
 }
+
+/**
+ * An interface address such as 10.0.0.1/24: unlike parseCidr the host part is
+ * kept (it is the address itself). A bare address means /32 or /128.
+ */
+export function parseInterfaceAddress(text: string): Cidr | undefined {
+  const slash = text.indexOf('/');
+  const address = parseIp(slash < 0 ? text : text.slice(0, slash));
+  if (address === undefined) return undefined;
+  const maxLength = address.family === 4 ? 32 : 128;
+  const lengthText = slash < 0 ? String(maxLength) : text.slice(slash + 1);
+  const prefixLength = /^[0-9]{1,3}$/.test(lengthText) ? Number(lengthText) : NaN;
+  if (!(prefixLength <= maxLength)) return undefined;
+  return { family: address.family, bytes: address.bytes, prefixLength };
+}
+
+const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+/** RFC 1123 host name syntax, tolerating '_' and a trailing dot as resolvers do. */
+export function isHostName(text: string): boolean {
+  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name.length === 0 || name.length > 253) return false;
+  const labels = name.split('.');
+  // An all-numeric last label is a mistyped IPv4 address, not a name (RFC 3696 §2).
+  return labels.every((label) => HOST_LABEL.test(label)) && !/^[0-9]+$/.test(labels[labels.length - 1]!);
+}

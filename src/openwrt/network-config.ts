@@ -38,7 +38,7 @@
 
 import type { InterfaceSettings, PeerSettings } from '../platform/node/wg-interface';
 import { MAX_MTU, MIN_MTU } from '../config/wgquick';
-import { parseCidr, parseIp } from '../device/ip';
+import { isHostName, parseCidr, parseInterfaceAddress, parseIp } from '../device/ip';
 import type { Cidr } from '../device/ip';
 import { decodeKey } from '../protocol/keys';
 import { sectionRef } from './uci';
@@ -324,17 +324,6 @@ class InterfaceReader {
  * 10.0.0.0/24), unlike an allowed IP; without a length it is a single host.
  * (wgquick.ts has the same rule for Address, not exported.)
  */
-function parseInterfaceAddress(text: string): Cidr | undefined {
-  const slash = text.indexOf('/');
-  const address = parseIp(slash < 0 ? text : text.slice(0, slash));
-  if (address === undefined) return undefined;
-  const maxLength = address.family === 4 ? 32 : 128;
-  const lengthText = slash < 0 ? String(maxLength) : text.slice(slash + 1);
-  const prefixLength = /^[0-9]{1,3}$/.test(lengthText) ? Number(lengthText) : NaN;
-  if (!(prefixLength <= maxLength)) return undefined;
-  return { family: address.family, bytes: address.bytes, prefixLength };
-}
-
 function isIpv6Prefix(text: string): boolean {
   if (!text.includes('/')) return false;
   try {
@@ -342,17 +331,6 @@ function isIpv6Prefix(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-/** RFC 1123 host name syntax, tolerating '_' and a trailing dot as resolvers do. */
-function isHostName(text: string): boolean {
-  const name = text.endsWith('.') ? text.slice(0, -1) : text;
-  if (name.length === 0 || name.length > 253) return false;
-  const labels = name.split('.');
-  // An all-numeric last label is a mistyped IPv4 address, not a name.
-  return labels.every((label) => HOST_LABEL.test(label)) && !/^[0-9]+$/.test(labels[labels.length - 1]!);
 }
 
 /** A value for a message: quoted when short, left out when it could be a key pasted in the wrong place. */
