@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../config/wgquick';
 import { selectCryptoProvider } from '../platform/node/native-crypto';
+import { controlCommand, parseDaemonFlags, runDaemon } from './daemon-commands';
 import { createLogger } from './log';
 import { genkey, genpsk, pubkey } from './keys';
 import { downInterface, loadConfig, locateConfig, runInterface, UsageError } from './up';
@@ -19,6 +20,10 @@ const USAGE = `Usage: wgts <command> [arguments]
                              (IFACE means /etc/wireguard/IFACE.conf); -f stays in the foreground
   down CONFIG|IFACE          take an interface down
   [-f|--foreground] IFACE    create an empty interface for wg(8) to configure
+  daemon [--uci-dir DIR] [--control-socket PATH] [--configure-ip]
+                             host every wgts interface in UCI (DIR/network, default /etc/config)
+  ifup IFACE | ifdown IFACE | reload
+                             ask the daemon to bring an interface up/down or re-read UCI
 Environment: WGTS_CRYPTO=noble forces the pure-JS crypto; WGTS_LOG_LEVEL=debug|info|warn|error.
 `;
 
@@ -48,6 +53,12 @@ async function main(argv: string[]): Promise<number> {
       const { name } = locateConfig(one(positional, 'down'));
       return downInterface(name, log);
     }
+    case 'daemon':
+      return runDaemon(parseDaemonFlags(rest), crypto, log);
+    case 'ifup':
+    case 'ifdown':
+    case 'reload':
+      return controlCommand(command, parseDaemonFlags(rest));
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,66 @@
+/** `wgts daemon` and the commands that drive it: `wgts ifup|ifdown IFACE`, `wgts reload`. */
+import type { CryptoProvider } from '../crypto/provider';
+import { DEFAULT_CONTROL_SOCKET, sendControl } from '../daemon/control';
+import { WgtsDaemon } from '../daemon/daemon';
+import type { Logger } from '../platform/node/wg-interface';
+
+export interface DaemonFlags {
+  uciDir: string;
+  controlSocket: string;
+  configureIp: boolean;
+  rest: string[];
+}
+
+/** Parses the daemon-related flags; the socket may also come from WGTS_CONTROL_SOCKET. */
+export function parseDaemonFlags(args: string[]): DaemonFlags {
+  const flags: DaemonFlags = {
+    uciDir: '/etc/config',
+    controlSocket: process.env.WGTS_CONTROL_SOCKET ?? DEFAULT_CONTROL_SOCKET,
+    configureIp: false,
+    rest: [],
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--uci-dir') flags.uciDir = value();
+    else if (arg === '--control-socket') flags.controlSocket = value();
+    else if (arg === '--configure-ip') flags.configureIp = true;
+    else flags.rest.push(arg);
+  }
+  return flags;
+}
+
+/** Runs until SIGTERM/SIGINT; SIGHUP re-reads the configuration. */
+export async function runDaemon(flags: DaemonFlags, crypto: CryptoProvider, log: Logger): Promise<number> {
+  if (flags.rest.length > 0) throw new Error(`daemon: unexpected argument "${flags.rest[0]}"`);
+  const daemon = new WgtsDaemon({ ...flags, crypto, log });
+  await daemon.start();
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      void daemon.shutdown(`received ${signal}`).then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      void sendControl(flags.controlSocket, { command: 'reload' }).catch((err: Error) => log('error', err.message));
+    });
+  });
+}
+
+/** `wgts ifup|ifdown IFACE` and `wgts reload`: one request to the daemon. */
+export async function controlCommand(command: 'ifup' | 'ifdown' | 'reload', flags: DaemonFlags): Promise<number> {
+  const expected = command === 'reload' ? 0 : 1;
+  if (flags.rest.length !== expected) {
+    throw new Error(command === 'reload' ? 'reload takes no argument' : `${command} takes exactly one interface name`);
+  }
+  const reply = await sendControl(flags.controlSocket, { command, ...(expected ? { interface: flags.rest[0] } : {}) });
+  if (!reply.ok) {
+    process.stderr.write(`wgts: ${command}${expected ? ` ${flags.rest[0]}` : ''}: ${reply.error}\n`);
+    return 1;
+  }
+  return 0;
+}
