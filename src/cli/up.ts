@@ -8,8 +8,8 @@ import { basename } from 'node:path';
 import { parseWgQuickConfig, type InterfaceConfig } from '../config/wgquick';
 import type { CryptoProvider } from '../crypto/provider';
 import { deleteLink, linkExists } from '../platform/node/ip-config';
-import { serveUapi } from '../platform/node/uapi-server';
-import { WgInterface, type InterfaceSettings, type Logger } from '../platform/node/wg-interface';
+import { startServedInterface } from '../platform/node/served-interface';
+import type { InterfaceSettings, Logger } from '../platform/node/wg-interface';
 
 const CONFIG_DIR = '/etc/wireguard';
 const RUN_DIR = process.env.WGTS_RUN_DIR ?? '/var/run/wgts';
@@ -77,24 +77,7 @@ export async function runInterface(settings: InterfaceSettings, options: RunOpti
   if (await linkExists(settings.name)) {
     throw new UsageError(`interface ${settings.name} already exists`);
   }
-  const wg = await WgInterface.start(settings, { crypto: options.crypto, log: options.log });
-  const stopped = new Promise<string>((resolve) => wg.onStopped(resolve));
-  // The socket the real wg(8) and wg-quick talk to (cross-platform userspace API).
-  const uapi = await serveUapi({
-    interfaceName: settings.name,
-    device: wg.device,
-    getListenPort: () => wg.listenPort,
-    setListenPort: (port) => wg.setListenPort(port),
-    getFwmark: () => wg.fwMark,
-    setFwmark: (mark) => {
-      wg.fwMark = mark;
-    },
-    log: (message) => options.log('info', `${settings.name}: ${message}`),
-    onSocketRemoved: () => void wg.stop('UAPI socket removed'),
-  }).catch(async (err: unknown) => {
-    await wg.stop('cannot serve the userspace API');
-    throw err;
-  });
+  const { wg, stopped } = await startServedInterface(settings, { crypto: options.crypto, log: options.log });
   const pidFile = writePidFile(settings.name);
   const onSignal = (signal: string) => void wg.stop(`received ${signal}`);
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, onSignal);
@@ -103,7 +86,6 @@ export async function runInterface(settings: InterfaceSettings, options: RunOpti
     process.send({ ready: true, port: wg.listenPort }, () => process.disconnect?.());
   }
   const reason = await stopped;
-  await uapi.close();
   rmSync(pidFile, { force: true });
   options.log('info', `${settings.name}: stopped (${reason})`);
   return 0;

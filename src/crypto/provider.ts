@@ -24,6 +24,11 @@ export interface CryptoProvider {
   randomBytes(length: number): Uint8Array;
   /** A fresh Curve25519 private key, clamped as `wg genkey` does. */
   generatePrivateKey(): Uint8Array;
+  /**
+   * Tells the provider which private key is our long-lived static one, so it may
+   * keep a prepared form of it (undefined: forget it). Optional; a hint only.
+   */
+  rememberStaticKey?(privateKey: Uint8Array | undefined): void;
   x25519PublicKey(privateKey: Uint8Array): Uint8Array;
   /** DH(private, public); undefined when the result is all zero (a low-order point). */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;

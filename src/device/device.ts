@@ -131,6 +131,7 @@ export class Device {
     if (this.identity && privateKey && toHex(this.identity.privateKey) === toHex(privateKey)) return;
     if (this.identity) wipe(this.identity.privateKey);
     this.identity = privateKey ? new StaticIdentity(this.crypto, privateKey.slice()) : undefined;
+    this.crypto.rememberStaticKey?.(this.identity?.privateKey);
     this.cookieChecker = this.identity ? new CookieChecker(this.crypto, this.identity.publicKey, this.clock.now()) : undefined;
     // A peer with our own public key makes no sense (the kernel drops it too).
     if (this.identity) this.removePeer(this.identity.publicKey);

@@ -14,7 +14,16 @@ import { AEAD_TAG_LENGTH, writeCounterNonce, type CryptoProvider, type Transport
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
+/**
+ * Importing a DER key costs ~13× the X25519 operation itself, and most DH
+ * operations use our one static private key, so that key's object is kept.
+ * Only the key named by rememberStaticKey is cached: ephemeral private keys
+ * must not outlive their handshake.
+ */
+let staticKey: { raw: Buffer; key: crypto.KeyObject } | undefined;
+
 function privateKeyObject(raw: Uint8Array): crypto.KeyObject {
+  if (staticKey && staticKey.raw.equals(raw)) return staticKey.key;
   return crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });
 }
 
@@ -107,6 +116,10 @@ export const nativeCrypto: CryptoProvider = {
   name: 'native',
   randomBytes: (length) => new Uint8Array(crypto.randomBytes(length)),
   generatePrivateKey: nobleCrypto.generatePrivateKey,
+  rememberStaticKey(privateKey) {
+    staticKey?.raw.fill(0);
+    staticKey = privateKey ? { raw: Buffer.from(privateKey), key: privateKeyObject(privateKey) } : undefined;
+  },
   x25519PublicKey(privateKey) {
     const der = crypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
     return new Uint8Array(der.subarray(der.length - 32));
