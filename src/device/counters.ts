@@ -22,6 +22,7 @@ export const DROP_REASONS = [
   'noPrivateKey', // device has no private key configured
   'stagedOverflow', // too many packets waiting for a handshake
   'handshakeGaveUp', // staged packets discarded after REKEY_ATTEMPT_TIME
+  'sendFailed', // the host could not send a datagram (no route, socket error)
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

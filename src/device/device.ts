@@ -41,7 +41,7 @@ import {
   StaticIdentity,
 } from '../protocol/noise';
 import { isTai64nAfter, tai64nFromUnixMs } from '../protocol/tai64n';
-import type { Clock, Endpoint } from '../platform/types';
+import type { Clock, Endpoint, SendCallback } from '../platform/types';
 import { AllowedIps } from './allowed-ips';
 import { DropCounters, type DropReason } from './counters';
 import { IndexTable } from './index-table';
@@ -54,7 +54,8 @@ import { REKEY_JITTER_RANGE, TimerKind } from './timers';
 
 /** How the device acts on the world. */
 export interface DeviceIo {
-  sendDatagram(datagram: Uint8Array, to: Endpoint): void;
+  /** `sent` reports whether it really left (a failed send is not counted as transmitted). */
+  sendDatagram(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void;
   writeToTun(packet: Uint8Array): void;
 }
 
@@ -164,6 +165,11 @@ export class Device {
       (p, kp) => this.discardKeypair(p, kp),
       () => this.jitter(),
     );
+    // One callback per peer (not per packet) counts what really left, like wireguard-go.
+    peer.countSent = (error, bytes) => {
+      if (error) this.drop('sendFailed');
+      else peer.txBytes += bytes;
+    };
     this.peersByKey.set(peer.publicKeyHex, peer);
     return peer;
   }
@@ -306,8 +312,7 @@ export class Device {
 
   private sendToPeer(peer: Peer, datagram: Uint8Array): void {
     if (!peer.endpoint) return;
-    peer.txBytes += datagram.length;
-    this.io.sendDatagram(datagram, peer.endpoint);
+    this.io.sendDatagram(datagram, peer.endpoint, peer.countSent);
   }
 
   // ---------------------------------------------------------------- handshakes we start

@@ -3,7 +3,7 @@ import { toHex, wipe } from '../crypto/bytes';
 import type { CryptoProvider } from '../crypto/provider';
 import { CookieGenerator } from '../protocol/cookie';
 import { Handshake, presharedKeyOrZero, type HandshakeRemote, type StaticIdentity } from '../protocol/noise';
-import type { Endpoint } from '../platform/types';
+import type { Endpoint, SendCallback } from '../platform/types';
 import { KeypairSet, type Keypair } from './keypair';
 import { PeerTimers } from './timers';
 
@@ -34,7 +34,9 @@ export class Peer implements HandshakeRemote {
   staged: Uint8Array[] = [];
 
   rxBytes = 0;
+  /** Bytes of datagrams that really left (counted by countSent once the host reports). */
   txBytes = 0;
+  countSent: SendCallback = () => {};
   /** Wall-clock ms of the last completed handshake, 0 if never (what `wg show` reports). */
   lastHandshakeWallMs = 0;
 

@@ -19,11 +19,17 @@ export interface Clock {
   wallTimeMs(): number;
 }
 
+export type SendCallback = (error: Error | null, bytes: number) => void;
+
 /** A bound UDP port (both address families where the host has them). */
 export interface UdpTransport {
   /** Local port actually bound (useful when 0 asked for a random one). */
   readonly port: number;
-  send(datagram: Uint8Array, to: Endpoint): void;
+  /**
+   * Queues a datagram. `sent`, if given, learns the outcome (Node's dgram
+   * callback shape): only datagrams that really left count as transmitted.
+   */
+  send(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void;
   onDatagram(handler: (datagram: Uint8Array, from: Endpoint) => void): void;
   close(): void;
 }

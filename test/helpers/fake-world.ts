@@ -47,9 +47,10 @@ export class FakeNetwork {
       crypto,
       clock: this.clock,
       io: {
-        sendDatagram: (datagram, to) => {
+        sendDatagram: (datagram, to, sent) => {
           node.sent.push({ datagram: datagram.slice(), to });
           this.queue.push({ datagram: datagram.slice(), from: node.endpoint, to });
+          sent?.(null, datagram.length);
         },
         writeToTun: (packet) => node.tun.push(packet.slice()),
       },

@@ -4,7 +4,7 @@
  * with IPv6 disabled and each family's errors stay separate (wireguard-go does the same).
  */
 import dgram from 'node:dgram';
-import type { Endpoint, UdpTransport } from '../types';
+import type { Endpoint, SendCallback, UdpTransport } from '../types';
 
 export interface UdpTransportOptions {
   /** 0 picks a free port (the same one for both families). */
@@ -47,14 +47,14 @@ class NodeUdpTransport implements UdpTransport {
     }
   }
 
-  send(datagram: Uint8Array, to: Endpoint): void {
-    if (this.closed) return;
+  send(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void {
+    if (this.closed) return sent?.(new Error('socket closed'), 0);
     const socket = to.family === 4 ? this.v4 : this.v6;
     if (!socket) {
       this.log(`udp: no IPv6 socket, dropping datagram to [${to.address}]:${to.port}`);
-      return;
+      return sent?.(new Error('no IPv6 socket'), 0);
     }
-    socket.send(datagram, to.port, to.address, this.onSent);
+    socket.send(datagram, to.port, to.address, sent ?? this.onSent);
   }
 
   // One shared callback: no closure per packet on the hot path.

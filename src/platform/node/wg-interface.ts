@@ -67,7 +67,7 @@ export class WgInterface {
       clock: systemClock,
       mtu,
       io: {
-        sendDatagram: (datagram, to) => this.udp?.send(datagram, to),
+        sendDatagram: (datagram, to, sent) => this.udp?.send(datagram, to, sent),
         writeToTun: (packet) => this.tun?.write(packet),
       },
       events: {
