@@ -6,7 +6,7 @@ BUNDLE  := dist/wgts.js
 SOURCES := $(shell find src -name '*.ts')
 TESTS   := $(shell find test -name '*.ts')
 
-.PHONY: all build deps system-deps typecheck test test-unit test-integration demo bench bench-smoke clean
+.PHONY: all build deps system-deps typecheck test test-unit test-integration demo bench bench-smoke ipk clean
 
 all: build
 
@@ -61,6 +61,10 @@ bench: system-deps build build/bench/run.cjs
 
 bench-smoke: system-deps build build/bench/run.cjs
 	$(NODE) build/bench/run.cjs --smoke
+
+# An opkg package for OpenWrt, built without the SDK (recipe: package/wgts/Makefile).
+ipk: build
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)} bash scripts/build-ipk.sh
 
 clean:
 	rm -rf dist build

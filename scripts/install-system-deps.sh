@@ -11,6 +11,9 @@ command -v iperf3 >/dev/null || need+=(iperf3)
 command -v wg >/dev/null || need+=(wireguard-tools)
 command -v wireguard-go >/dev/null || need+=(wireguard-go)
 command -v node >/dev/null || need+=(nodejs npm)
+# The OpenWrt shell files are checked with shellcheck and run under busybox ash.
+command -v shellcheck >/dev/null || need+=(shellcheck)
+command -v busybox >/dev/null || need+=(busybox)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "install as root: ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
