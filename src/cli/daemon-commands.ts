@@ -1,6 +1,6 @@
 /** `wgts daemon` and the commands that drive it: `wgts ifup|ifdown IFACE`, `wgts reload`. */
 import type { CryptoProvider } from '../crypto/provider';
-import { DEFAULT_CONTROL_SOCKET, sendControl } from '../daemon/control';
+import { DEFAULT_CONTROL_SOCKET, sendControl, type ControlReply, type ControlRequest } from '../daemon/control';
 import { WgtsDaemon } from '../daemon/daemon';
 import type { Logger } from '../platform/node/wg-interface';
 
@@ -51,13 +51,30 @@ export async function runDaemon(flags: DaemonFlags, crypto: CryptoProvider, log:
   });
 }
 
+/** How long ifup/ifdown wait for a daemon that procd is still starting (boot races netifd). */
+const DAEMON_START_WAIT_MS = 10_000;
+
+/** Like sendControl, but waits for the socket to appear while the daemon starts. */
+async function sendControlPatiently(path: string, request: ControlRequest): Promise<ControlReply> {
+  const deadline = Date.now() + DAEMON_START_WAIT_MS;
+  for (;;) {
+    try {
+      return await sendControl(path, request);
+    } catch (err) {
+      const notYet = /ENOENT|ECONNREFUSED/.test((err as Error).message);
+      if (!notYet || Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 /** `wgts ifup|ifdown IFACE` and `wgts reload`: one request to the daemon. */
 export async function controlCommand(command: 'ifup' | 'ifdown' | 'reload', flags: DaemonFlags): Promise<number> {
   const expected = command === 'reload' ? 0 : 1;
   if (flags.rest.length !== expected) {
     throw new Error(command === 'reload' ? 'reload takes no argument' : `${command} takes exactly one interface name`);
   }
-  const reply = await sendControl(flags.controlSocket, { command, ...(expected ? { interface: flags.rest[0] } : {}) });
+  const reply = await sendControlPatiently(flags.controlSocket, { command, ...(expected ? { interface: flags.rest[0] } : {}) });
   if (!reply.ok) {
     process.stderr.write(`wgts: ${command}${expected ? ` ${flags.rest[0]}` : ''}: ${reply.error}\n`);
     return 1;

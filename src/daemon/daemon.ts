@@ -41,13 +41,18 @@ export class WgtsDaemon {
     return `${this.options.uciDir}/network`;
   }
 
-  /** Serves the control socket, then restores every interface configured to come up. */
+  /**
+   * Serves the control socket, then (standalone, --configure-ip) restores every
+   * interface configured to come up. Under netifd the daemon restores nothing
+   * itself: netifd sees the TUN devices vanish with the old process and runs the
+   * proto handler's setup again, which keeps interfaces a user took down down.
+   */
   async start(): Promise<void> {
     this.control = await serveControl(this.options.controlSocket, (request) => this.handle(request));
     const { interfaces, problems } = this.readConfig();
     this.reportProblems(problems);
     for (const [name, config] of interfaces) {
-      if (!config.auto) continue;
+      if (!config.auto || !this.options.configureIp) continue;
       await this.serialized(() => this.ifup(name)).catch((err: Error) => this.options.log('error', err.message));
     }
     this.options.log('info', `daemon ready: ${this.running.size} interface(s) up, control socket ${this.options.controlSocket}`);

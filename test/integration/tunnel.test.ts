@@ -225,7 +225,7 @@ test('an endpoint host name is re-resolved while handshakes fail (dynamic DNS)',
     // The office's address changes in DNS (rewritten in place: the bind mount follows the inode).
     fs.writeFileSync(hosts, `127.0.0.1 localhost\n${net.b.ipv4} office-b.wgts.test\n`);
     const r = await first;
-    assert.equal(r.received, 1, `the staged ping went through once the name re-resolved\n${r.output}`);
+    assert.ok(r.received >= 1, `the staged pings went through once the name re-resolved\n${r.output}`);
     await assertPings(net, net.b.ns, '10.99.0.1');
   });
 });

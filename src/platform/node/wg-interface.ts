@@ -44,6 +44,9 @@ export interface InterfaceOptions {
   routeAllowedIps?: boolean;
 }
 
+/** Longest wait for the first resolution of endpoint names when starting. */
+const INITIAL_RESOLVE_WAIT_MS = 5000;
+
 /** How often the device's timers are checked; well below the 333 ms rekey jitter. */
 const TICK_INTERVAL_MS = 100;
 
@@ -53,6 +56,8 @@ export class WgInterface {
   private tun: TunDevice | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** First resolutions of endpoint names, awaited (briefly) before the interface is reported up. */
+  private pendingResolutions: Promise<void>[] | undefined = [];
   private readonly stopHandlers: ((reason: string) => void)[] = [];
   fwMark = 0;
 
@@ -98,6 +103,10 @@ export class WgInterface {
     this.fwMark = settings.fwMark ?? 0;
     device.setPrivateKey(settings.privateKey);
     for (const p of settings.peers) this.configurePeer(p);
+    // Like `wg setconf`, answer "up" only after a first try at resolving endpoint names
+    // (netifd's proto handler reports their addresses as host dependencies right after).
+    await withTimeout(Promise.all(this.pendingResolutions ?? []), INITIAL_RESOLVE_WAIT_MS);
+    this.pendingResolutions = undefined; // later changes (UAPI, reload) resolve in the background
 
     this.udp = await openUdpTransport({ port: settings.listenPort ?? 0, log: (m) => log('info', `${this.name}: ${m}`) });
     this.udp.onDatagram((datagram, from) => device.handleDatagram(datagram, from));
@@ -141,7 +150,8 @@ export class WgInterface {
         device.setPeerEndpoint(peer, { family: literal.family, address: formatIp(literal.bytes), port: settings.endpoint.port });
       } else {
         peer.endpointHost = settings.endpoint;
-        void this.resolve(peer);
+        const resolution = this.resolve(peer);
+        if (this.pendingResolutions) this.pendingResolutions.push(resolution);
       }
     }
     device.setPeerPersistentKeepalive(peer, settings.persistentKeepalive ?? 0);
@@ -209,4 +219,12 @@ function shortKey(peer: Peer): string {
 
 export function formatEndpoint(ep: Endpoint): string {
   return ep.family === 6 ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+}
+
+function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
