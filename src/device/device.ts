@@ -38,6 +38,7 @@ import {
   createInitiation,
   createResponse,
   deriveSession,
+  HandshakeState,
   StaticIdentity,
 } from '../protocol/noise';
 import { isTai64nAfter, tai64nFromUnixMs } from '../protocol/tai64n';
@@ -326,6 +327,10 @@ export class Device {
       this.requestResolve(peer, now);
       return;
     }
+    // Our previous initiation went unanswered. New packets keep restarting the retry
+    // schedule, so this (not the retransmit timer) is where a failing peer is noticed:
+    // if its endpoint came from DNS, the office may have moved (dynamic DNS).
+    if (peer.handshake.state === HandshakeState.CreatedInitiation) this.requestResolve(peer, now);
     peer.lastSentHandshake = now;
     this.indices.remove(peer.handshake.localIndex);
     const localIndex = this.indices.allocate({ peer, keypair: undefined });
@@ -585,7 +590,6 @@ export class Device {
         } else {
           peer.timers.handshakeAttempts++;
           this.log('debug', `peer ${this.describe(peer)}: handshake did not complete, retrying (attempt ${peer.timers.handshakeAttempts + 1})`);
-          this.requestResolve(peer, now);
           this.initiateHandshake(peer, true);
         }
         return;

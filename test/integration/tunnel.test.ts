@@ -76,7 +76,8 @@ async function twoOffices(
     }],
   };
   const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig) =>
-    impl === 'wgts' ? startWgts(net, ns, name, config) : startWireguardGo(net, ns, name, config);
+    // Debug logs cost nothing here and are printed only when a test fails.
+    impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug' } }) : startWireguardGo(net, ns, name, config);
   const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
   const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB);
   return { net, a, b, keys: { a: ka, b: kb } };

@@ -232,3 +232,20 @@ test('key material is erased 3 × REJECT_AFTER_TIME after the last session was d
   assert.equal(peerA.keypairs.current, undefined);
   assert.equal(b.device.drops.total(), 0);
 });
+
+test('a peer configured by host name is re-resolved while its handshakes fail, even under steady traffic', () => {
+  const { net, a, peerB } = twoPeers();
+  const requests: number[] = [];
+  (a.device.events as { resolveEndpoint?: (p: unknown) => void }).resolveEndpoint = () => requests.push(net.clock.now());
+  peerB.endpointHost = { host: 'office-b.example', port: 51820 };
+  net.filter = () => false; // the office moved: nothing answers at the old address
+  const start = net.clock.now();
+  // New packets every 200 ms keep restarting the retry schedule, as a ping would.
+  for (let t = 0; t < 40_000; t += 200) {
+    a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2'));
+    net.run(200, 100);
+  }
+  assert.ok(requests.length >= 2, `re-resolution requested repeatedly (${requests.length})`);
+  assert.ok(requests[0]! - start <= REKEY_TIMEOUT + 1000, 'first request once the first initiation went unanswered');
+  assert.ok(requests[1]! - requests[0]! >= 15_000, 'at most one request per 15 s');
+});
