@@ -7,12 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { formatCidr, formatIp } from '../device/ip';
 import type { CryptoProvider } from '../crypto/provider';
+import { encodeKey } from '../protocol/keys';
 import { readWgtsInterfaces, type InterfaceProblem, type WgtsInterfaceConfig } from '../openwrt/network-config';
 import { parseUci, type UciPackage } from '../openwrt/uci';
 import { addAddress, addRoute, setMtu } from '../platform/node/ip-config';
 import { startServedInterface, type ServedInterface } from '../platform/node/served-interface';
 import type { Logger } from '../platform/node/wg-interface';
 import { serveControl, type ControlReply, type ControlRequest } from './control';
+import { Observatory } from './observatory';
 
 export interface DaemonOptions {
   /** Where the UCI `network` file lives (/etc/config on a router). */
@@ -30,6 +32,8 @@ interface Running {
 }
 
 export class WgtsDaemon {
+  /** Snapshots and events for the ubus and MQTT surfaces. */
+  readonly observatory = new Observatory();
   private readonly running = new Map<string, Running>();
   /** Serialises configuration changes: netifd may fire ifup/ifdown back to back. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -61,9 +65,11 @@ export class WgtsDaemon {
   async shutdown(reason: string): Promise<void> {
     await this.control?.close();
     for (const name of [...this.running.keys()]) await this.ifdown(name, reason);
+    this.observatory.close();
   }
 
-  private handle(request: ControlRequest): Promise<ControlReply> {
+  /** The control commands (ifup, ifdown, reload, list), also offered over ubus. */
+  handle(request: ControlRequest): Promise<ControlReply> {
     const name = request.interface;
     switch (request.command) {
       case 'ifup':
@@ -117,11 +123,21 @@ export class WgtsDaemon {
     }
     const { configureIp, crypto, log } = this.options;
     const settings = configureIp ? config.settings : { ...config.settings, addresses: [] };
-    const served = await startServedInterface(settings, { crypto, log, routeAllowedIps: false });
+    const served = await startServedInterface(settings, {
+      crypto,
+      log,
+      routeAllowedIps: false,
+      onHandshake: this.observatory.onHandshake,
+      onEndpointChanged: this.observatory.onEndpointChanged,
+    });
     const running: Running = { served, config };
     this.running.set(name, running);
+    this.observatory.add(served.wg, descriptionsOf(config));
     void served.stopped.then((reason) => {
-      if (this.running.get(name) === running) this.running.delete(name);
+      if (this.running.get(name) === running) {
+        this.running.delete(name);
+        this.observatory.remove(name);
+      }
       log('info', `${name}: down (${reason})`);
     });
     if (configureIp) await this.addRoutes(config);
@@ -170,6 +186,7 @@ export class WgtsDaemon {
       await this.addRoutes(config);
     }
     running.config = config;
+    this.observatory.add(wg, descriptionsOf(config));
     this.options.log('info', `${next.name}: configuration applied (${next.peers.length} peer(s))`);
   }
 
@@ -177,6 +194,7 @@ export class WgtsDaemon {
     const running = this.running.get(name);
     if (!running) return false;
     this.running.delete(name);
+    this.observatory.remove(name);
     await running.served.wg.stop(reason);
     await running.served.stopped;
     return true;
@@ -209,4 +227,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function toHexKey(key: Uint8Array): string {
   return Buffer.from(key).toString('hex');
+}
+
+/** UCI peer descriptions by base64 public key, for status displays. */
+function descriptionsOf(config: WgtsInterfaceConfig): Map<string, string> {
+  const map = new Map<string, string>();
+  config.settings.peers.forEach((peer, i) => {
+    const description = config.peers[i]?.description;
+    if (description) map.set(encodeKey(peer.publicKey), description);
+  });
+  return map;
 }

@@ -42,6 +42,9 @@ export interface InterfaceOptions {
   log: Logger;
   /** Add routes for every peer's allowed IPs, as wg-quick does (default true). */
   routeAllowedIps?: boolean;
+  /** Observers of protocol events (the daemon's ubus/MQTT surfaces listen here). */
+  onHandshake?(wg: WgInterface, peer: Peer): void;
+  onEndpointChanged?(wg: WgInterface, peer: Peer, endpoint: Endpoint): void;
 }
 
 /** Longest wait for the first resolution of endpoint names when starting. */
@@ -77,8 +80,14 @@ export class WgInterface {
       },
       events: {
         log: (level, message) => log(level, `${this.name}: ${message}`),
-        handshakeCompleted: (peer) => log('info', `${this.name}: handshake with peer ${shortKey(peer)} complete`),
-        endpointChanged: (peer, ep) => log('info', `${this.name}: peer ${shortKey(peer)} endpoint is now ${formatEndpoint(ep)}`),
+        handshakeCompleted: (peer) => {
+          log('info', `${this.name}: handshake with peer ${shortKey(peer)} complete`);
+          options.onHandshake?.(this, peer);
+        },
+        endpointChanged: (peer, ep) => {
+          log('info', `${this.name}: peer ${shortKey(peer)} endpoint is now ${formatEndpoint(ep)}`);
+          options.onEndpointChanged?.(this, peer, ep);
+        },
         resolveEndpoint: (peer) => void this.resolve(peer),
       },
     });
