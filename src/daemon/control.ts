@@ -4,9 +4,10 @@
  * One JSON object per line each way: {"command":"ifup","interface":"wg0"} →
  * {"ok":true} or {"ok":false,"error":"…"}.
  */
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { dirname } from 'node:path';
+import { removeStaleSocket } from '../platform/node/unix-socket';
 
 export const DEFAULT_CONTROL_SOCKET = '/var/run/wgts/control.sock';
 /** Requests are tiny; anything bigger is a confused or hostile client. */
@@ -24,8 +25,7 @@ export type ControlHandler = (request: ControlRequest) => Promise<ControlReply>;
 /** Serves the control socket (root only, mode 0600). */
 export async function serveControl(path: string, handler: ControlHandler): Promise<{ close(): Promise<void> }> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  if (await isAnswering(path)) throw new Error(`${path}: another wgts daemon is already running`);
-  rmSync(path, { force: true });
+  await removeStaleSocket(path, 'another wgts daemon is already running');
   const server = net.createServer((socket) => {
     let buffered = '';
     socket.setEncoding('utf8');
@@ -68,17 +68,6 @@ export async function serveControl(path: string, handler: ControlHandler): Promi
   return {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-function isAnswering(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
 }
 
 /** Sends one request to the daemon and returns its reply. */

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { Device } from '../../device/device';
 import { applySet, formatGet, parseSet, UapiErrno, UapiError, viewOf, type SetRequest } from '../../uapi/protocol';
+import { removeStaleSocket } from './unix-socket';
 
 export interface UapiServerOptions {
   interfaceName: string;
@@ -72,7 +73,7 @@ export async function serveUapi(opts: UapiServerOptions): Promise<UapiServer> {
     await listenPrivately(server, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    await removeStaleSocket(path);
+    await removeStaleSocket(path, 'another daemon serves this interface');
     server = makeServer();
     await listenPrivately(server, path);
   }
@@ -135,25 +136,6 @@ function listenPrivately(server: net.Server, path: string): Promise<void> {
     } finally {
       if (previousUmask !== undefined) process.umask(previousUmask);
     }
-  });
-}
-
-/** Removes a socket file nobody answers on; refuses if a daemon is alive behind it or it is not a socket. */
-async function removeStaleSocket(path: string): Promise<void> {
-  if (await answers(path)) throw new Error(`${path} is in use: another daemon serves this interface`);
-  const stat = await fs.promises.lstat(path);
-  if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; not removing it`);
-  await fs.promises.rm(path, { force: true });
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
   });
 }
 
