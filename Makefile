@@ -25,7 +25,7 @@ build: $(BUNDLE)
 # One self-contained file: node runs it with no node_modules beside it.
 $(BUNDLE): $(SOURCES) deps
 	$(ESBUILD) src/cli/main.ts --bundle --platform=node --target=node18 --format=cjs \
-	  --minify-syntax --legal-comments=none --banner:js="#!/usr/bin/env node" --outfile=$@
+	  --minify --keep-names --legal-comments=none --banner:js="#!/usr/bin/env node" --outfile=$@
 	@chmod +x $@
 
 typecheck: deps

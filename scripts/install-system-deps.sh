@@ -14,6 +14,9 @@ command -v node >/dev/null || need+=(nodejs npm)
 # The OpenWrt shell files are checked with shellcheck and run under busybox ash.
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v busybox >/dev/null || need+=(busybox)
+# MQTT telemetry is tested against a real broker.
+command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "install as root: ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive

@@ -2,12 +2,19 @@
 import type { CryptoProvider } from '../crypto/provider';
 import { DEFAULT_CONTROL_SOCKET, sendControl, type ControlReply, type ControlRequest } from '../daemon/control';
 import { WgtsDaemon } from '../daemon/daemon';
+import { startMqttIfEnabled } from '../mqtt/start';
 import type { Logger } from '../platform/node/wg-interface';
 
 export interface DaemonFlags {
   uciDir: string;
   controlSocket: string;
   configureIp: boolean;
+  /** --mqtt URL: publish telemetry to this broker (overrides the url in DIR/wgts and enables MQTT). */
+  mqtt?: string;
+  /** --ubus-socket PATH: ubusd's socket (default /var/run/ubus/ubus.sock). */
+  ubusSocket?: string;
+  /** --no-ubus: do not register on ubus. */
+  noUbus?: boolean;
   rest: string[];
 }
 
@@ -29,6 +36,9 @@ export function parseDaemonFlags(args: string[]): DaemonFlags {
     if (arg === '--uci-dir') flags.uciDir = value();
     else if (arg === '--control-socket') flags.controlSocket = value();
     else if (arg === '--configure-ip') flags.configureIp = true;
+    else if (arg === '--mqtt') flags.mqtt = value();
+    else if (arg === '--ubus-socket') flags.ubusSocket = value();
+    else if (arg === '--no-ubus') flags.noUbus = true;
     else flags.rest.push(arg);
   }
   return flags;
@@ -39,9 +49,15 @@ export async function runDaemon(flags: DaemonFlags, crypto: CryptoProvider, log:
   if (flags.rest.length > 0) throw new Error(`daemon: unexpected argument "${flags.rest[0]}"`);
   const daemon = new WgtsDaemon({ ...flags, crypto, log });
   await daemon.start();
+  // After start: telemetry observes the tunnels and never delays them.
+  const mqtt = await startMqttIfEnabled(daemon, flags.uciDir, flags.mqtt, log);
+  // ubus registers in the background (ubusd may start later or restart); loaded only when used.
+  const ubus = flags.noUbus
+    ? undefined
+    : await (await import('../ubus/service')).startUbusService(daemon, { socketPath: flags.ubusSocket, crypto, log });
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
-      void daemon.shutdown(`received ${signal}`).then(() => resolve(0));
+      void Promise.all([mqtt?.close(), ubus?.close()]).then(() => daemon.shutdown(`received ${signal}`)).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

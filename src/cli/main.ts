@@ -21,7 +21,9 @@ const USAGE = `Usage: wgts <command> [arguments]
   down CONFIG|IFACE          take an interface down
   [-f|--foreground] IFACE    create an empty interface for wg(8) to configure
   daemon [--uci-dir DIR] [--control-socket PATH] [--configure-ip]
-                             host every wgts interface in UCI (DIR/network, default /etc/config)
+         [--ubus-socket PATH | --no-ubus] [--mqtt URL]
+                             host every wgts interface in UCI (DIR/network, default /etc/config);
+                             register object wgts on ubus; publish MQTT telemetry (or DIR/wgts)
   ifup IFACE | ifdown IFACE | reload
                              ask the daemon to bring an interface up/down or re-read UCI
 Environment: WGTS_CRYPTO=noble forces the pure-JS crypto; WGTS_LOG_LEVEL=debug|info|warn|error.
