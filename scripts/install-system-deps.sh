@@ -17,6 +17,9 @@ command -v busybox >/dev/null || need+=(busybox)
 # MQTT telemetry is tested against a real broker.
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
+# The LuCI pages are tested in headless Chromium; zbarimg reads their QR codes back.
+command -v chromium >/dev/null || need+=(chromium)
+command -v zbarimg >/dev/null || need+=(zbar-tools)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "install as root: ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
