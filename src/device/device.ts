@@ -18,7 +18,7 @@ import {
   REKEY_AFTER_TIME,
   REKEY_TIMEOUT,
 } from '../protocol/constants';
-import { CookieChecker, MacCheck } from '../protocol/cookie';
+import { CookieChecker } from '../protocol/cookie';
 import {
   classifyMessage,
   Initiation,
@@ -437,16 +437,15 @@ export class Device {
       this.drop('noPrivateKey');
       return false;
     }
-    const now = this.clock.now();
-    const address = parseIp(from.address);
-    const source = sourceBytes(address?.bytes, from.port);
-    const check = this.cookieChecker.check(message, source, now);
-    if (check === MacCheck.Invalid) {
+    if (!this.cookieChecker.checkMac1(message)) {
       this.drop('invalidMac1');
       return false;
     }
+    const now = this.clock.now();
     if (!this.underLoad(now)) return true;
-    if (check !== MacCheck.ValidMac1AndMac2) {
+    const address = parseIp(from.address);
+    const source = sourceBytes(address?.bytes, from.port);
+    if (!this.cookieChecker.checkMac2(message, source, now)) {
       this.io.sendDatagram(this.cookieChecker.createReply(message, senderIndex, source, now), from);
       this.drop('cookieReplySent');
       return false;
@@ -475,8 +474,15 @@ export class Device {
     const peer = consumed.peer;
     const now = this.clock.now();
     // Replay protection: the timestamp must be newer than any initiation accepted so far.
-    if (!isTai64nAfter(consumed.timestamp, peer.handshake.latestTimestamp)) return this.drop('replayedInitiation');
-    if (now - peer.handshake.lastInitiationConsumption < 1000 / INITIATIONS_PER_SECOND) return this.drop('initiationFlood');
+    const refusal: DropReason | undefined = !isTai64nAfter(consumed.timestamp, peer.handshake.latestTimestamp)
+      ? 'replayedInitiation'
+      : now - peer.handshake.lastInitiationConsumption < 1000 / INITIATIONS_PER_SECOND
+        ? 'initiationFlood'
+        : undefined;
+    if (refusal) {
+      wipe(consumed.chainingKey, consumed.hash, consumed.remoteEphemeral);
+      return this.drop(refusal);
+    }
 
     this.indices.remove(peer.handshake.localIndex);
     acceptInitiation(peer.handshake, consumed, now);

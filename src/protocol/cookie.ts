@@ -55,14 +55,25 @@ export class CookieChecker {
     this.secretBirth = now;
   }
 
-  /** `source` is the sender's IP address bytes followed by its UDP port (2 bytes). */
-  check(msg: Uint8Array, source: Uint8Array, now: number): MacCheck {
+  /** mac1 proves the sender knows our public key; it is checked on every handshake message. */
+  checkMac1(msg: Uint8Array): boolean {
     const m1 = mac1Offset(msg);
-    const expectedMac1 = mac(this.mac1Key, msg.subarray(0, m1));
-    if (!constantTimeEqual(expectedMac1, msg.subarray(m1, m1 + MAC_LENGTH))) return MacCheck.Invalid;
+    return constantTimeEqual(mac(this.mac1Key, msg.subarray(0, m1)), msg.subarray(m1, m1 + MAC_LENGTH));
+  }
+
+  /**
+   * mac2 proves the sender received our cookie at `source` (its IP address bytes
+   * followed by the UDP port). Only worth computing while we are under load.
+   */
+  checkMac2(msg: Uint8Array, source: Uint8Array, now: number): boolean {
     const m2 = mac2Offset(msg);
-    const expectedMac2 = mac(this.currentCookie(source, now), msg.subarray(0, m2));
-    return constantTimeEqual(expectedMac2, msg.subarray(m2)) ? MacCheck.ValidMac1AndMac2 : MacCheck.ValidMac1Only;
+    return constantTimeEqual(mac(this.currentCookie(source, now), msg.subarray(0, m2)), msg.subarray(m2));
+  }
+
+  /** Both checks at once (as the whitepaper states them). */
+  check(msg: Uint8Array, source: Uint8Array, now: number): MacCheck {
+    if (!this.checkMac1(msg)) return MacCheck.Invalid;
+    return this.checkMac2(msg, source, now) ? MacCheck.ValidMac1AndMac2 : MacCheck.ValidMac1Only;
   }
 
   /** A cookie reply to `msg` (an initiation or response whose sender index is `senderIndex`). */

@@ -133,6 +133,7 @@ export function createInitiation(
   const encryptedStatic = crypto.aeadSeal(key, 0, identity.publicKey, h);
   msg.set(encryptedStatic, Initiation.static);
   h = mixHash(h, encryptedStatic);
+  wipe(key);
 
   [c, key] = kdf2(c, remote.staticStatic);
   const encryptedTimestamp = crypto.aeadSeal(key, 0, timestamp, h);

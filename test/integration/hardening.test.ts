@@ -32,6 +32,7 @@ import {
 import {
   captured,
   count,
+  cpuSeconds,
   dropSummary,
   INNER_A,
   INNER_B,
@@ -80,11 +81,12 @@ const MiB = 1024;
 
 const FUZZ_DATAGRAMS = 1_000_000;
 /**
- * Below what one wgts process takes in on this class of machine (~24k hostile datagrams/s
- * measured with 2 CPUs), so the socket buffer does not overflow and nearly every datagram
- * reaches the daemon's own counters; what the kernel does drop is measured, not guessed.
+ * Below what one wgts process takes in on this class of machine (16-24k hostile datagrams/s
+ * measured with 2 CPUs shared with the fuzzer), so the socket buffer rarely overflows and
+ * nearly every datagram reaches the daemon's own counters; what the kernel does drop is
+ * measured (RcvbufErrors), not guessed.
  */
-const FUZZ_RATE = 15_000;
+const FUZZ_RATE = 12_000;
 
 interface FuzzResult {
   sent: number;
@@ -234,9 +236,22 @@ interface FloodResult {
 }
 
 const FLOOD_SOURCES = 64;
-const FLOOD_RATE = 5000;
+/** Of those, how many own their address and answer cookies (the rest are spoofed). */
+const FLOOD_COOKIE_AWARE = 8;
+/** Initiations per second: a moderate flood, and one near what a wgts process can answer. */
+const FLOOD_RATES = [2000, 5000];
+const FLOOD_SECONDS = 22;
 
-test(`a handshake flood (${FLOOD_RATE}/s from ${FLOOD_SOURCES} sources) meets cookies and the per-IP limiter; the real peer still gets through`, { skip, timeout: 180_000 }, () =>
+interface FloodPhase {
+  rate: number;
+  flood: FloodResult;
+  daemonCpuShare: number;
+  legitimateHandshakeSeconds: number;
+  iperfMbit: number;
+  iperfError?: string;
+}
+
+test(`handshake floods (${FLOOD_RATES.join(' and ')}/s from ${FLOOD_SOURCES} sources, ${FLOOD_COOKIE_AWARE} of them cookie-aware) meet cookies and the per-IP limiter; the real peer still gets through`, { skip, timeout: 240_000 }, () =>
   withNetwork(async (net) => {
     const t = await startTunnel(net, { bEndpointOfA: true });
     const sources: string[] = [];
@@ -248,50 +263,62 @@ test(`a handshake flood (${FLOOD_RATE}/s from ${FLOOD_SOURCES} sources) meets co
     const first = await ping(net, net.b.ns, INNER_A, { count: 2, timeoutSec: 10 });
     assert.ok(first.received > 0, first.output);
     const quiet = await iperf3(net, net.a.ns, net.b.ns, INNER_A, { seconds: 5 });
-
-    const floodSeconds = 30;
-    const flood = runAttacker<FloodResult>(net, net.b.ns, {
-      role: 'flood',
-      sources,
-      cookieAware: FLOOD_SOURCES / 2, // half own their addresses and use the cookies; half are "spoofed"
-      target: { address: net.a.ipv4, port: WG_PORT },
-      targetPublicKey: t.keysA.publicKey,
-      rate: FLOOD_RATE,
-      durationMs: floodSeconds * 1000,
-    }, (floodSeconds + 60) * 1000);
-    await sleep(2000);
-
-    // B forgets A, as after a reboot: its next packet needs a fresh handshake, made under the flood.
     const wgB = (args: string[]) => net.exec(net.b.ns, ['wg', 'set', t.b.ifname, ...args], { check: true });
-    await wgB(['peer', t.keysA.publicKey, 'remove']);
-    await wgB(['peer', t.keysA.publicKey, 'allowed-ips', `${INNER_A}/32`, 'endpoint', endpoint(net.a.ipv4, WG_PORT)]);
-    const started = Date.now();
-    await waitFor('B to reach A through a new handshake under the flood', async () => {
-      const r = await ping(net, net.b.ns, INNER_A, { count: 1, timeoutSec: 1 });
-      return r.received === 1;
-    }, 25_000, 0);
-    const handshakeSeconds = (Date.now() - started) / 1000;
-    const loaded = await iperf3(net, net.a.ns, net.b.ns, INNER_A, { seconds: 5 });
-    const floodResult = await flood;
+
+    const phases: FloodPhase[] = [];
+    for (const rate of FLOOD_RATES) {
+      const flood = runAttacker<FloodResult>(net, net.b.ns, {
+        role: 'flood',
+        sources,
+        cookieAware: FLOOD_COOKIE_AWARE,
+        target: { address: net.a.ipv4, port: WG_PORT },
+        targetPublicKey: t.keysA.publicKey,
+        rate,
+        durationMs: FLOOD_SECONDS * 1000,
+      }, (FLOOD_SECONDS + 60) * 1000);
+      await sleep(1000);
+      // How much of one core the flood alone costs A (no tunnel traffic yet).
+      const cpuStart = cpuSeconds(t.a.pid);
+      await sleep(3000);
+      const daemonCpuShare = (cpuSeconds(t.a.pid) - cpuStart) / 3;
+
+      // B forgets A, as after a reboot: its next packet needs a fresh handshake, made under the flood.
+      await wgB(['peer', t.keysA.publicKey, 'remove']);
+      await wgB(['peer', t.keysA.publicKey, 'allowed-ips', `${INNER_A}/32`, 'endpoint', endpoint(net.a.ipv4, WG_PORT)]);
+      const started = Date.now();
+      await waitFor(`B to reach A through a new handshake under a ${rate}/s flood`, async () => {
+        const r = await ping(net, net.b.ns, INNER_A, { count: 1, timeoutSec: 1 });
+        return r.received === 1;
+      }, 25_000, 0);
+      const legitimateHandshakeSeconds = (Date.now() - started) / 1000;
+      let iperfMbit = 0;
+      let iperfError: string | undefined;
+      try {
+        iperfMbit = +((await iperf3(net, net.a.ns, net.b.ns, INNER_A, { seconds: 5 })).bitsPerSecond / 1e6).toFixed(1);
+      } catch (err) {
+        iperfError = (err as Error).message.split('\n')[0];
+      }
+      phases.push({ rate, flood: await flood, daemonCpuShare: +daemonCpuShare.toFixed(2), legitimateHandshakeSeconds, iperfMbit, ...(iperfError ? { iperfError } : {}) });
+    }
     alive(t.a);
     const summary = await stopAndSummarize(t.a);
-    const kept = loaded.bitsPerSecond / quiet.bitsPerSecond;
+    const quietMbit = +(quiet.bitsPerSecond / 1e6).toFixed(1);
     report('handshake flood', {
       command: 'node --test --test-name-pattern="handshake flood" build/test/integration/hardening.test.cjs',
-      flood: { ...floodResult, ratePerSecond: Math.round(floodResult.sent / (floodResult.elapsedMs / 1000)) },
-      legitimateHandshakeSeconds: handshakeSeconds,
-      iperfQuietMbit: +(quiet.bitsPerSecond / 1e6).toFixed(1),
-      iperfUnderFloodMbit: +(loaded.bitsPerSecond / 1e6).toFixed(1),
-      throughputKept: +kept.toFixed(3),
+      iperfQuietMbit: quietMbit,
+      phases: phases.map((p) => ({ ...p, throughputKept: +(p.iperfMbit / quietMbit).toFixed(3) })),
       dropReasons: summary?.counts,
     });
 
-    assert.ok(floodResult.sent >= FLOOD_RATE * floodSeconds * 0.9, `the flood sent ${floodResult.sent} initiations`);
+    for (const p of phases) {
+      assert.ok(p.flood.sent >= p.rate * FLOOD_SECONDS * 0.9, `the ${p.rate}/s flood sent ${p.flood.sent} initiations`);
+      assert.ok(p.flood.cookieReplies > 0, `cookie replies came back at ${p.rate}/s`);
+      assert.ok(p.flood.cookiesTaken > 0 && p.flood.withMac2 > 0, 'the cookie-aware sources used their cookies');
+      assert.ok(p.legitimateHandshakeSeconds < 25, 'the legitimate peer completed its handshake');
+    }
     assert.ok(count(summary, 'cookieReplySent') > 0, 'under load, initiations without mac2 were answered with cookies');
-    assert.ok(floodResult.cookiesTaken > 0 && floodResult.withMac2 > 0, 'the cookie-aware sources used their cookies');
     assert.ok(count(summary, 'rateLimited') > 0, 'initiations with a valid cookie met the per-IP limiter');
-    assert.ok(handshakeSeconds < 20, 'the legitimate peer completed its handshake');
-    assert.ok(loaded.bitsPerSecond > 0, 'and still moves data');
+    assert.ok(phases[0]!.iperfMbit > 0, `the legitimate peer still moves data under a ${phases[0]!.rate}/s flood`);
   }));
 
 // ---------------------------------------------------------------------------- 4. impaired links
@@ -458,10 +485,15 @@ test('SLOW (~4 min): a peer gone for more than REJECT_AFTER_TIME (180 s) is reac
     assert.ok((await ping(net, net.a.ns, INNER_B, { count: 2 })).received > 0);
     const before = await latestHandshake(net, net.a.ns, tunnel.a.ifname);
     await net.exec(net.b.ns, ['ip', 'link', 'set', net.b.veth, 'down'], { check: true });
-    const gone = ping(net, net.a.ns, INNER_B, { count: 200, interval: 1, timeoutSec: 205 });
-    await sleep(200_000);
+    const wentAt = Date.now();
+    // A keeps wanting to talk (one probe every 5 s) while B is unreachable for 200 s.
+    let answered = 0;
+    while (Date.now() - wentAt < 200_000) {
+      answered += (await ping(net, net.a.ns, INNER_B, { count: 1, timeoutSec: 1 })).received;
+      await sleep(4000);
+    }
     await net.exec(net.b.ns, ['ip', 'link', 'set', net.b.veth, 'up'], { check: true });
-    assert.equal((await gone).received, 0);
+    assert.equal(answered, 0, 'B was really gone');
     const back = Date.now();
     await waitFor('traffic after the peer came back', async () => (await ping(net, net.a.ns, INNER_B, { count: 1, timeoutSec: 1 })).received === 1, 30_000, 0);
     const after = await latestHandshake(net, net.a.ns, tunnel.a.ifname);
@@ -498,6 +530,7 @@ test('keys never appear in logs, process arguments or environments, files are pr
     fs.writeFileSync(pskFile, `${newPsk}\n`, { mode: 0o600 });
     await net.exec(net.a.ns, ['wg', 'set', tunnel.a.ifname, 'peer', tunnel.keysB.publicKey, 'preshared-key', pskFile], { check: true });
     await net.exec(net.b.ns, ['wg', 'set', tunnel.b.ifname, 'peer', tunnel.keysA.publicKey, 'preshared-key', pskFile], { check: true });
+    // B moves to another private key and back: both pass through UAPI set and the device.
     const spare = await genKeyPair();
     const keyFile = path.join(dir, 'key');
     fs.writeFileSync(keyFile, `${spare.privateKey}\n`, { mode: 0o600 });
@@ -535,6 +568,7 @@ test('keys never appear in logs, process arguments or environments, files are pr
     }
     const rootView = await net.exec(net.a.ns, ['wg', 'show', tunnel.a.ifname, 'private-key'], { check: true });
     assert.equal(rootView.stdout.trim(), tunnel.keysA.privateKey, 'root reads the private key over UAPI, as wg(8) expects');
+    assert.throws(() => assertNoKeys('control', rootView.stdout, secrets), 'the leak check does find a key where there is one');
     const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'];
     const nobodyWg = await net.exec(net.a.ns, [...asNobody, 'wg', 'showconf', tunnel.a.ifname]);
     assert.notEqual(nobodyWg.code, 0, 'wg showconf as nobody fails');
@@ -563,22 +597,26 @@ test('keys never appear in logs, process arguments or environments, files are pr
     const up = await net.exec(net.a.ns, [process.execPath, wgtsBundlePath(), 'up', conf], { env: daemonEnv, timeoutMs: 30_000 });
     assert.equal(up.code, 0, up.stderr);
     await net.exec(net.a.ns, ['ping', '-c', '1', '-W', '1', '10.98.0.2']); // some debug logging; no answer expected
+    const logFile = path.join(logDir, `wgts-${name}.log`);
+    /** Every file wgts created: no key inside, and the log private to root. */
+    const checkFiles = (when: string): string[] => {
+      const created: string[] = [];
+      for (const d of [runDir, logDir]) {
+        if (!fs.existsSync(d)) continue;
+        for (const entry of fs.readdirSync(d)) created.push(path.join(d, entry));
+      }
+      assert.ok(created.includes(logFile), `${when}: the daemon logged to ${logFile}: ${created.join(', ')}`);
+      return created.map((file) => {
+        const st = fs.statSync(file);
+        if (st.isFile()) assertNoKeys(`${file} (${when})`, fs.readFileSync(file, 'utf8'), secrets);
+        if (file === logFile) assert.equal(st.mode & 0o077, 0, `${file} is mode ${(st.mode & 0o777).toString(8)}`);
+        return `${path.basename(file)} ${(st.mode & 0o777).toString(8)}`;
+      });
+    };
+    const whileRunning = checkFiles('while running');
     const down = await net.exec(net.a.ns, [process.execPath, wgtsBundlePath(), 'down', conf], { env: daemonEnv, timeoutMs: 30_000 });
     assert.equal(down.code, 0, down.stderr);
     assertNoKeys('wgts up/down output', up.stdout + up.stderr + down.stdout + down.stderr, secrets);
-    const created: string[] = [];
-    for (const d of [runDir, logDir]) {
-      if (!fs.existsSync(d)) continue;
-      for (const entry of fs.readdirSync(d)) created.push(path.join(d, entry));
-    }
-    const logFile = path.join(logDir, `wgts-${name}.log`);
-    assert.ok(created.includes(logFile), `the daemon logged to ${logFile}: ${created.join(', ')}`);
-    for (const file of created) {
-      const st = fs.statSync(file);
-      if (!st.isFile()) continue;
-      const text = fs.readFileSync(file, 'utf8');
-      assertNoKeys(file, text, secrets);
-      if (file === logFile) assert.equal(st.mode & 0o077, 0, `${file} is mode ${(st.mode & 0o777).toString(8)}`);
-    }
-    report('key hygiene', { processesChecked: processes, filesCreated: created.map((f) => `${path.basename(f)} ${(fs.statSync(f).mode & 0o777).toString(8)}`) });
+    const afterDown = checkFiles('after down');
+    report('key hygiene', { processesChecked: processes, filesWhileRunning: whileRunning, filesAfterDown: afterDown });
   }));

@@ -339,7 +339,8 @@ async function fuzz(cfg: FuzzRole): Promise<void> {
   await new Promise<void>((resolve) => {
     const step = () => {
       const due = Math.min(cfg.count, Math.floor(((Date.now() - start) / 1000) * cfg.rate));
-      const batchEnd = Math.min(due, queued + 2000);
+      // Small batches: a burst larger than the socket buffer would be lost before the target reads it.
+      const batchEnd = Math.min(due, queued + 200);
       for (; queued < batchEnd; queued++) {
         const category = pick();
         byCategory[category]++;

@@ -17,7 +17,6 @@ import {
   repoRoot,
   startWgts,
   uniqueIfname,
-  waitFor,
   type KeyPair,
   type TunnelHandle,
   type TwoSiteNetwork,
@@ -131,6 +130,14 @@ export function sampleRss(pid: number, intervalMs = 250): { samples: number[]; s
       return samples;
     },
   };
+}
+
+/** CPU time (user + system) a process has used, in seconds; assumes the usual 100 ticks/s. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export interface UdpCounters {
@@ -291,12 +298,4 @@ export async function startCapturedTunnel(net: TwoSiteNetwork, opts: { impair?: 
 /** The captured messages of one type, as bytes. */
 export function captured(list: string[], type: number): Uint8Array[] {
   return list.map((h) => new Uint8Array(Buffer.from(h, 'hex'))).filter((m) => m[0] === type);
-}
-
-export async function waitForHandshake(net: TwoSiteNetwork, ns: string, ifname: string, after: number, timeoutMs: number): Promise<number> {
-  return waitFor(`a handshake on ${ifname} after ${after}`, async () => {
-    const r = await net.exec(ns, ['wg', 'show', ifname, 'latest-handshakes']);
-    const t = Number(r.stdout.trim().split(/\s+/)[1] ?? 0);
-    return t > after ? t : undefined;
-  }, timeoutMs, 100);
 }
