@@ -51,7 +51,7 @@ test: system-deps typecheck build build/test
 demo: system-deps build
 	./scripts/demo.sh
 
-build/bench/run.cjs: bench/run.ts $(TESTS) $(SOURCES) deps
+build/bench/run.cjs: $(wildcard bench/*.ts) $(TESTS) $(SOURCES) deps
 	$(ESBUILD) bench/run.ts --bundle --platform=node --target=node18 --format=cjs \
 	  --outfile=$@ --log-level=warning
 

@@ -6,29 +6,68 @@
  * by test where they do not.
  */
 import * as crypto from 'node:crypto';
-import { nobleCrypto } from '../../crypto/noble';
+import { clampPrivateKey, nobleCrypto } from '../../crypto/noble';
 import { isAllZero } from '../../crypto/bytes';
 import { AEAD_TAG_LENGTH, writeCounterNonce, type CryptoProvider, type TransportCipher } from '../../crypto/provider';
 
-// DER prefixes that wrap a raw 32-byte X25519 key (RFC 8410), so OpenSSL can import it.
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-
-/**
- * Importing a DER key costs ~13× the X25519 operation itself, and most DH
- * operations use our one static private key, so that key's object is kept.
- * Only the key named by rememberStaticKey is cached: ephemeral private keys
- * must not outlive their handshake.
+/*
+ * X25519 key objects. OpenSSL 3 (Node 20) is slow to import keys: a DER/PKCS#8
+ * private key takes ~1.3 ms (its decoder machinery, ~20 X25519 operations' worth),
+ * a DER/SPKI public key ~0.3 ms. JWK imports go straight to the raw-key
+ * constructors (public: ~20 µs; private: one scalar multiplication, ~90 µs), so
+ * keys come in as JWK, and the key objects we need again are kept:
+ *  - our static private key (rememberStaticKey), used in every handshake;
+ *  - the private keys generatePrivateKey made (ephemerals), keyed by the very
+ *    array it returned, so a handshake's ephemeral is never imported at all and
+ *    the entry dies with the array (a WeakMap: nothing outlives the handshake);
+ *  - the last public key imported, which a responder uses twice in a row (the
+ *    initiator's ephemeral: once consuming the initiation, once in the response).
  */
+const X25519_JWK = { kty: 'OKP', crv: 'X25519' } as const;
+/** Node insists on an `x` in a private JWK but derives the public key from `d` itself. */
+const PLACEHOLDER_X = 'A'.repeat(43);
+
+function base64url(raw: Uint8Array): string {
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url');
+}
+
 let staticKey: { raw: Buffer; key: crypto.KeyObject } | undefined;
+const generatedKeys = new WeakMap<Uint8Array, { key: crypto.KeyObject; publicKey: Uint8Array }>();
+let lastPublic: { raw: Buffer; key: crypto.KeyObject } | undefined;
+
+function importPrivateKey(raw: Uint8Array): crypto.KeyObject {
+  return crypto.createPrivateKey({ key: { ...X25519_JWK, d: base64url(raw), x: PLACEHOLDER_X }, format: 'jwk' });
+}
 
 function privateKeyObject(raw: Uint8Array): crypto.KeyObject {
+  const generated = generatedKeys.get(raw);
+  if (generated) return generated.key;
   if (staticKey && staticKey.raw.equals(raw)) return staticKey.key;
-  return crypto.createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  return importPrivateKey(raw);
 }
 
 function publicKeyObject(raw: Uint8Array): crypto.KeyObject {
-  return crypto.createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, raw]), format: 'der', type: 'spki' });
+  if (lastPublic && lastPublic.raw.equals(raw)) return lastPublic.key;
+  const key = crypto.createPublicKey({ key: { ...X25519_JWK, x: base64url(raw) }, format: 'jwk' });
+  lastPublic = { raw: Buffer.from(raw), key };
+  return key;
+}
+
+function rawPublicKey(key: crypto.KeyObject): Uint8Array {
+  return new Uint8Array(Buffer.from(key.export({ format: 'jwk' }).x!, 'base64url'));
+}
+
+/**
+ * A fresh private key (clamped, as `wg genkey` prints it) whose key object is kept
+ * for the handshake that uses it. Not generateKeyPairSync: in Node 20 a garbage
+ * collection inside a later export of that key can run the key-generation job's
+ * destructor, which waits for the lock the export holds, and the process hangs.
+ */
+function generatePrivateKey(): Uint8Array {
+  const raw = clampPrivateKey(crypto.randomFillSync(new Uint8Array(32)));
+  const key = importPrivateKey(raw);
+  generatedKeys.set(raw, { key, publicKey: rawPublicKey(key) });
+  return raw;
 }
 
 const AEAD = 'chacha20-poly1305';
@@ -115,14 +154,15 @@ export function nativeCryptoAvailable(): boolean {
 export const nativeCrypto: CryptoProvider = {
   name: 'native',
   randomBytes: (length) => new Uint8Array(crypto.randomBytes(length)),
-  generatePrivateKey: nobleCrypto.generatePrivateKey,
+  generatePrivateKey,
   rememberStaticKey(privateKey) {
     staticKey?.raw.fill(0);
-    staticKey = privateKey ? { raw: Buffer.from(privateKey), key: privateKeyObject(privateKey) } : undefined;
+    staticKey = privateKey ? { raw: Buffer.from(privateKey), key: importPrivateKey(privateKey) } : undefined;
   },
   x25519PublicKey(privateKey) {
-    const der = crypto.createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
-    return new Uint8Array(der.subarray(der.length - 32));
+    const generated = generatedKeys.get(privateKey);
+    if (generated) return generated.publicKey.slice();
+    return rawPublicKey(crypto.createPublicKey(privateKeyObject(privateKey)));
   },
   x25519(privateKey, publicKey) {
     try {
