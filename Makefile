@@ -6,7 +6,7 @@ BUNDLE  := dist/wgts.js
 SOURCES := $(shell find src -name '*.ts')
 TESTS   := $(shell find test -name '*.ts')
 
-.PHONY: all build deps system-deps typecheck test test-unit test-integration demo bench bench-smoke ipk clean
+.PHONY: all build deps system-deps typecheck test test-unit test-integration demo bench bench-smoke ipk tun-helper clean
 
 all: build
 
@@ -61,6 +61,13 @@ bench: system-deps build build/bench/run.cjs
 
 bench-smoke: system-deps build build/bench/run.cjs
 	$(NODE) build/bench/run.cjs --smoke
+
+# The optional wgts-tun helper: a faster TUN backend than socat (WGTS_TUN_HELPER=path).
+tun-helper: build/wgts-tun
+
+build/wgts-tun: src/platform/node/tun-pipe-helper.c
+	@mkdir -p build
+	$(CC) -O2 -Wall -Wextra -o $@ $<
 
 # An opkg package for OpenWrt, built without the SDK (recipe: package/wgts/Makefile).
 ipk: build

@@ -20,6 +20,8 @@ command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 # The LuCI pages are tested in headless Chromium; zbarimg reads their QR codes back.
 command -v chromium >/dev/null || need+=(chromium)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
+# The optional wgts-tun helper (a faster TUN backend) is compiled in its test.
+command -v cc >/dev/null || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "install as root: ${need[*]}" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive

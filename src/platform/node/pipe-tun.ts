@@ -1,0 +1,177 @@
+/**
+ * A TUN device for node through wgts-tun (tun-pipe-helper.c), an optional small
+ * helper that holds the TUN file descriptor and relays it over its stdin/stdout,
+ * each packet framed as a 2-byte big-endian length and the packet.
+ *
+ * Why, next to the socat bridge: socat moves one packet per loopback UDP datagram,
+ * i.e. per packet a select, a read, a sendto through the UDP stack in socat and a
+ * recvmsg in node, and the same again the other way. Over a pipe, packets travel in
+ * batches: the helper gathers what the TUN has ready into one write, node parses a
+ * whole chunk per read, and node's writes within one event-loop turn leave as one
+ * writev (the stream is corked until setImmediate).
+ *
+ * Lifetime needs no guard process: the helper exits when its stdin reaches end of
+ * file, which happens however node ends, and the (non-persistent) link goes with it.
+ * A deleted link makes the helper's TUN reads fail and it exits; node sees that as
+ * the device being lost.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { TunDevice } from '../types';
+import { setMtu } from './ip-config';
+
+export interface PipeTunOptions {
+  name: string;
+  helperPath: string;
+  mtu?: number;
+  log?: (msg: string) => void;
+  readyTimeoutMs?: number;
+}
+
+/** Packets queued towards the helper beyond this are dropped, as a full socket buffer would. */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+const KILL_GRACE_MS = 2000;
+const READY_LINE = 'wgts-tun: ready';
+
+type PacketHandler = (packet: Uint8Array) => void;
+type CloseHandler = (reason: string) => void;
+
+export class PipeTun implements TunDevice {
+  private packetHandler: PacketHandler | undefined;
+  private closeHandler: CloseHandler | undefined;
+  private state: 'open' | 'closing' | 'lost' = 'open';
+  private lostReason: string | undefined;
+  private leftover: Buffer | undefined;
+  private corked = false;
+  private readonly exited: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    private readonly helper: ChildProcess,
+    stderrTail: () => string,
+    private readonly log: (msg: string) => void,
+  ) {
+    helper.stdout!.on('data', (chunk: Buffer) => this.onChunk(chunk));
+    helper.stdin!.on('error', (err) => log(`tun ${name}: helper stdin: ${err.message}`));
+    this.exited = new Promise((resolve) => {
+      helper.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        resolve();
+        if (this.state !== 'open') return;
+        const why = code === 3 ? `TUN link ${name} is gone (deleted?)` : `wgts-tun ${signal ? `killed by ${signal}` : `exited with code ${code}`}`;
+        const tail = stderrTail();
+        this.lost(tail ? `${why}: ${tail.split('\n').pop()}` : why);
+      });
+    });
+  }
+
+  write(packet: Uint8Array): void {
+    const stdin = this.helper.stdin!;
+    if (this.state !== 'open' || packet.length === 0 || packet.length > 0xffff) return;
+    if (stdin.writableLength > MAX_QUEUED_BYTES) return;
+    if (!this.corked) {
+      // Everything written in this event-loop turn leaves in one writev.
+      this.corked = true;
+      stdin.cork();
+      setImmediate(this.uncork);
+    }
+    const header = Buffer.allocUnsafe(2);
+    header.writeUInt16BE(packet.length, 0);
+    stdin.write(header);
+    stdin.write(packet);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.helper.stdin!.uncork();
+  };
+
+  /** Splits the byte stream back into packets; a frame may straddle two chunks. */
+  private onChunk(chunk: Buffer): void {
+    let data = chunk;
+    if (this.leftover) {
+      data = Buffer.concat([this.leftover, chunk]);
+      this.leftover = undefined;
+    }
+    let at = 0;
+    while (data.length - at >= 2) {
+      const length = (data[at]! << 8) | data[at + 1]!;
+      if (data.length - at - 2 < length) break;
+      this.packetHandler?.(data.subarray(at + 2, at + 2 + length));
+      at += 2 + length;
+    }
+    if (at < data.length) this.leftover = data.subarray(at);
+  }
+
+  onPacket(handler: PacketHandler): void {
+    this.packetHandler = handler;
+  }
+
+  onClose(handler: CloseHandler): void {
+    this.closeHandler = handler;
+    const reason = this.lostReason;
+    if (reason !== undefined) queueMicrotask(() => handler(reason));
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'open') {
+      this.state = 'closing';
+      // End of stdin is the helper's signal to remove the link and exit.
+      this.helper.stdin!.end();
+      const timer = setTimeout(() => this.helper.kill('SIGKILL'), KILL_GRACE_MS);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.exited;
+  }
+
+  private lost(reason: string): void {
+    this.state = 'lost';
+    this.log(`tun ${this.name}: ${reason}`);
+    this.lostReason = reason;
+    this.closeHandler?.(reason);
+  }
+}
+
+export async function openPipeTun(opts: PipeTunOptions): Promise<TunDevice> {
+  const log = opts.log ?? (() => {});
+  // Own session, as with socat: a terminal's Ctrl-C reaches node only, which then shuts down in order.
+  const helper = spawn(opts.helperPath, [opts.name], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  let stderr = '';
+  helper.stderr!.setEncoding('utf8');
+  helper.stderr!.on('data', (s: string) => {
+    stderr = (stderr + s).slice(-4096);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`wgts-tun did not open ${opts.name} within ${opts.readyTimeoutMs ?? 5000} ms`)), opts.readyTimeoutMs ?? 5000);
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        helper.stderr!.off('data', onData);
+        helper.off('error', onError);
+        helper.off('close', onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onData = () => {
+        if (stderr.includes(READY_LINE)) done();
+      };
+      const onError = (err: Error) => done(new Error(`cannot run ${opts.helperPath}: ${err.message}`));
+      const onClose = (code: number | null) => done(new Error(`wgts-tun exited with code ${code}: ${stderr.trim()}`));
+      helper.stderr!.on('data', onData);
+      helper.once('error', onError);
+      helper.once('close', onClose);
+    });
+    const tun = new PipeTun(opts.name, helper, () => stderr.replace(READY_LINE, '').trim(), log);
+    if (opts.mtu !== undefined) {
+      try {
+        await setMtu(opts.name, opts.mtu);
+      } catch (err) {
+        await tun.close();
+        throw err;
+      }
+    }
+    return tun;
+  } catch (err) {
+    if (helper.exitCode === null && helper.signalCode === null) helper.kill('SIGKILL');
+    throw err;
+  }
+}
