@@ -20,6 +20,11 @@ export function wipe(...buffers: (Uint8Array | undefined)[]): void {
 }
 
 export function concat(...parts: Uint8Array[]): Uint8Array {
+  return concatAll(parts);
+}
+
+/** concat for a list of any length (spreading 100k+ arguments would overflow the stack). */
+export function concatAll(parts: readonly Uint8Array[]): Uint8Array {
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);

@@ -21,6 +21,7 @@
  * return them; blobmsgToJson shows them signed, as blobmsg_format_json does.
  * Nothing here imports node: it only handles bytes.
  */
+import { concatAll } from '../crypto/bytes';
 
 export const BLOB_ATTR = {
   UNSPEC: 0,
@@ -178,17 +179,6 @@ export function readCString(payload: Uint8Array): string {
   return decoder.decode(payload.subarray(0, payload.indexOf(0)));
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------
 // blobmsg values
@@ -252,7 +242,7 @@ function valuePayload(value: BlobmsgValue): Uint8Array {
     case 'unspec':
       return value.bytes;
     case 'array':
-      return concatBytes(value.items.map((item) => encodeBlobmsgAttr('', item)));
+      return concatAll(value.items.map((item) => encodeBlobmsgAttr('', item)));
     case 'table':
       return encodeBlobmsgEntries(value.entries);
     case 'string':
@@ -289,7 +279,7 @@ export function encodeBlobmsgAttr(name: string, value: BlobmsgValue): Uint8Array
 
 /** The content of a table: what blobmsg_buf_init + blobmsg_add_* leave in blob_data(b.head). */
 export function encodeBlobmsgEntries(entries: readonly BlobmsgEntry[]): Uint8Array {
-  return concatBytes(entries.map((e) => encodeBlobmsgAttr(e.name, e.value)));
+  return concatAll(entries.map((e) => encodeBlobmsgAttr(e.name, e.value)));
 }
 
 /** Exact payload sizes of the fixed-width types (blob_check_type). */

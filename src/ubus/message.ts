@@ -10,7 +10,6 @@
 import {
   BLOB_HEADER_LENGTH,
   BlobError,
-  concatBytes,
   cString,
   encodeBlobAttr,
   padLength,
@@ -21,6 +20,7 @@ import {
   uintBytes,
   type BlobAttr,
 } from './blob';
+import { concatAll } from '../crypto/bytes';
 
 /** enum ubus_msg_type */
 export const UBUS_MSG = {
@@ -160,7 +160,7 @@ export const ubusAttr = {
 
 /** Header + the id-0 blob holding `attrs` (already encoded, see ubusAttr). */
 export function encodeUbusMessage(header: Omit<UbusHeader, 'version'>, attrs: readonly Uint8Array[]): Uint8Array {
-  const body = encodeBlobAttr(0, concatBytes(attrs));
+  const body = encodeBlobAttr(0, concatAll(attrs));
   if (padLength(body.length) > UBUS_MAX_MSGLEN) throw new UbusFrameError(`message of ${body.length} bytes exceeds UBUS_MAX_MSGLEN`);
   const out = new Uint8Array(UBUS_MSG_HEADER_LENGTH + body.length);
   const view = new DataView(out.buffer);
@@ -293,7 +293,7 @@ export class UbusFrameReader {
   constructor(private readonly maxLength = UBUS_MAX_MSGLEN) {}
 
   push(chunk: Uint8Array): Uint8Array[] {
-    this.buffer = this.buffer.length === 0 ? chunk : concatBytes([this.buffer, chunk]);
+    this.buffer = this.buffer.length === 0 ? chunk : concatAll([this.buffer, chunk]);
     const frames: Uint8Array[] = [];
     for (;;) {
       const length = frameLength(this.buffer, this.maxLength);
