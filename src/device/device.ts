@@ -104,6 +104,13 @@ export class Device {
   private readonly peersByKey = new Map<string, Peer>();
   private readonly indices: IndexTable<IndexEntry>;
   private readonly rateLimiter = new HandshakeRateLimiter({ perSecond: INITIATIONS_PER_SECOND });
+  /**
+   * Cookie replies cost an XChaCha20-Poly1305 seal each. A genuine initiator needs
+   * one per REKEY_TIMEOUT; a spoofing flooder would make us answer every message.
+   * The whitepaper lets a loaded responder stay silent (the initiator retries), so
+   * replies per source are limited like initiations.
+   */
+  private readonly cookieReplyLimiter = new HandshakeRateLimiter({ perSecond: INITIATIONS_PER_SECOND });
   private loadWindowStart = -Infinity;
   private loadWindowCount = 0;
   private underLoadUntil = -Infinity;
@@ -446,8 +453,12 @@ export class Device {
     const address = parseIp(from.address);
     const source = sourceBytes(address?.bytes, from.port);
     if (!this.cookieChecker.checkMac2(message, source, now)) {
-      this.io.sendDatagram(this.cookieChecker.createReply(message, senderIndex, source, now), from);
-      this.drop('cookieReplySent');
+      if (address && this.cookieReplyLimiter.allow(handshakeSourceKey(address), now)) {
+        this.io.sendDatagram(this.cookieChecker.createReply(message, senderIndex, source, now), from);
+        this.drop('cookieReplySent');
+      } else {
+        this.drop('rateLimited');
+      }
       return false;
     }
     if (!address || !this.rateLimiter.allow(handshakeSourceKey(address), now)) {
