@@ -19,10 +19,10 @@
 import { spawn as spawnChild, spawnSync } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as netSocket from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { answers } from '../../src/platform/node/unix-socket';
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -580,22 +580,12 @@ function socketPath(ifname: string): string {
   return path.join(UAPI_DIR, `${ifname}.sock`);
 }
 
-function socketAnswers(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = netSocket.connect(file);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** Refuses a name another live daemon serves; removes a stale socket left by a killed one. */
 async function claimSocketName(ifname: string): Promise<void> {
   const file = socketPath(ifname);
   if (!fs.existsSync(file)) return;
-  if (await socketAnswers(file)) throw new Error(`${file} is served by another process; pick another interface name`);
+  if (await answers(file)) throw new Error(`${file} is served by another process; pick another interface name`);
   fs.rmSync(file, { force: true });
 }
 

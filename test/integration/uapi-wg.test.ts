@@ -16,6 +16,7 @@ import { decodeKey, encodeKey } from '../../src/protocol/keys';
 import { serveUapi, type UapiServer } from '../../src/platform/node/uapi-server';
 import { FakeNetwork } from '../helpers/fake-world';
 import { createTwoSiteNetwork, startWireguardGo, uniqueIfname, type TunnelHandle, type TwoSiteNetwork } from '../helpers/netns';
+import { rawExchange } from '../helpers/uapi-client';
 
 const WG = '/usr/bin/wg';
 const SOCKET_DIR = '/var/run/wireguard';
@@ -38,21 +39,6 @@ async function wgOk(...args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** Sends raw bytes, half-closes, and collects everything the server says until it hangs up. */
-function rawExchange(socketPath: string, text: string, { halfClose = true } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = net.connect(socketPath);
-    let reply = '';
-    client.setEncoding('utf8');
-    client.on('data', (chunk: string) => (reply += chunk));
-    client.on('error', reject);
-    client.on('close', () => resolve(reply));
-    client.on('connect', () => {
-      client.write(text);
-      if (halfClose) client.end();
-    });
-  });
-}
 
 /** Sends one request and resolves with the reply once it is complete (errno line and empty line). */
 function request(client: net.Socket, text: string): Promise<string> {

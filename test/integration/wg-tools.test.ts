@@ -32,6 +32,8 @@ import {
   type TwoSiteNetwork,
   type WgDumpPeer,
 } from '../helpers/netns';
+import { rawExchange } from '../helpers/uapi-client';
+import { answers } from '../../src/platform/node/unix-socket';
 
 const TOOLS = ['/usr/bin/wg', '/usr/bin/wg-quick', '/usr/bin/wireguard-go', '/usr/bin/socat'];
 const missingTool = TOOLS.find((tool) => !fs.existsSync(tool));
@@ -62,16 +64,6 @@ function socketOf(ifname: string): string {
   return path.join(UAPI_DIR, `${ifname}.sock`);
 }
 
-function socketAnswers(file: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = netSocket.connect(file);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /**
  * `wgts -f IFACE` or `wireguard-go -f IFACE`: an interface with no key, port or
@@ -90,7 +82,7 @@ async function startEmpty(net: TwoSiteNetwork, kind: Kind, ns: string, ifname: s
   net.onCleanup(() => fs.rmSync(socket, { force: true }));
   await waitFor(`${kind} socket ${socket}`, async () => {
     if (exitCode() !== null) throw new Error(`${kind} exited with ${exitCode()}:\n${log}`);
-    return fs.existsSync(socket) && (await socketAnswers(socket));
+    return fs.existsSync(socket) && (await answers(socket));
   }, 10_000);
   await net.exec(ns, ['ip', 'link', 'set', 'dev', ifname, 'up'], { check: true });
   return { kind, ns, ifname, socket, exitCode, log: () => log };
@@ -734,21 +726,6 @@ test('scale: setconf with 130,000 allowed IPs on one peer and with 1,000 peers, 
 // ---------------------------------------------------------------------------
 // 5. Bad input on the daemon's socket
 
-/** Sends text, half-closes, and returns everything the daemon says before it hangs up. */
-function rawExchange(socket: string, text: string, { halfClose = true } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = netSocket.connect(socket);
-    let reply = '';
-    client.setEncoding('utf8');
-    client.on('data', (chunk: string) => (reply += chunk));
-    client.on('error', reject);
-    client.on('close', () => resolve(reply));
-    client.on('connect', () => {
-      client.write(text);
-      if (halfClose) client.end();
-    });
-  });
-}
 
 test('bad input on the wgts daemon socket: errno replies as wireguard-go, daemon keeps running, nothing changes', { skip, timeout: 120_000 }, async (t) => {
   await withNetwork(async (net, logs) => {
