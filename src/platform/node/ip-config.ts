@@ -4,6 +4,7 @@
  * stderr, which is what a user needs to see ("RTNETLINK answers: File exists", ...).
  */
 import { execFile } from 'node:child_process';
+import type { TunDevice } from '../types';
 
 export class IpCommandError extends Error {
   constructor(
@@ -69,6 +70,17 @@ export async function linkExists(name: string): Promise<boolean> {
     if (err instanceof IpCommandError && /does not exist|Cannot find device/i.test(err.stderr)) {
       return false;
     }
+    throw err;
+  }
+}
+
+/** Sets a freshly opened TUN device's MTU; if that fails the device is closed again. */
+export async function setMtuOrClose(tun: TunDevice, mtu: number | undefined): Promise<void> {
+  if (mtu === undefined) return;
+  try {
+    await setMtu(tun.name, mtu);
+  } catch (err) {
+    await tun.close();
     throw err;
   }
 }

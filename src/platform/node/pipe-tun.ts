@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { TunDevice } from '../types';
-import { setMtu } from './ip-config';
+import { setMtuOrClose } from './ip-config';
 
 export interface PipeTunOptions {
   name: string;
@@ -161,14 +161,7 @@ export async function openPipeTun(opts: PipeTunOptions): Promise<TunDevice> {
       helper.once('close', onClose);
     });
     const tun = new PipeTun(opts.name, helper, () => stderr.replace(READY_LINE, '').trim(), log);
-    if (opts.mtu !== undefined) {
-      try {
-        await setMtu(opts.name, opts.mtu);
-      } catch (err) {
-        await tun.close();
-        throw err;
-      }
-    }
+    await setMtuOrClose(tun, opts.mtu);
     return tun;
   } catch (err) {
     if (helper.exitCode === null && helper.signalCode === null) helper.kill('SIGKILL');

@@ -34,7 +34,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import type { TunDevice } from '../types';
-import { setMtu } from './ip-config';
+import { setMtuOrClose } from './ip-config';
 
 export interface SocatTunOptions {
   name: string;
@@ -230,14 +230,7 @@ export async function openSocatTun(opts: SocatTunOptions): Promise<TunDevice> {
   for (let attempt = 1; ; attempt++) {
     try {
       const tun = await startBridge(opts, log);
-      if (opts.mtu !== undefined) {
-        try {
-          await setMtu(opts.name, opts.mtu);
-        } catch (err) {
-          await tun.close();
-          throw err;
-        }
-      }
+      await setMtuOrClose(tun, opts.mtu);
       return tun;
     } catch (err) {
       // Another process took socat's port between our probe and socat's bind: pick again.
