@@ -65,6 +65,12 @@ function wgtsCli(net: TwoSiteNetwork, office: Office, args: string[]) {
   return net.exec(office.ns, [process.execPath, wgtsBundlePath(), ...args, '--control-socket', office.control]);
 }
 
+/** socat brings the link up before the daemon has added its address: wait for both. */
+async function configured(net: TwoSiteNetwork, ns: string, iface: string, address: string): Promise<boolean> {
+  const r = await net.exec(ns, ['ip', '-o', 'addr', 'show', 'dev', iface]);
+  return (await linkUp(net, ns, iface)) && r.stdout.includes(` ${address}/`);
+}
+
 async function linkUp(net: TwoSiteNetwork, ns: string, iface: string): Promise<boolean> {
   const r = await net.exec(ns, ['ip', '-o', 'link', 'show', 'dev', iface]);
   return r.code === 0 && /[<,]UP[,>]/.test(r.stdout);
@@ -94,8 +100,8 @@ test('wgts daemon hosts UCI-configured tunnels, survives kill -9, isolates a bro
 
     startDaemon(net, a);
     startDaemon(net, b);
-    await waitFor(`${a.iface} up`, () => linkUp(net, a.ns, a.iface), 15_000);
-    await waitFor(`${b.iface} up`, () => linkUp(net, b.ns, b.iface), 15_000);
+    await waitFor(`${a.iface} up`, () => configured(net, a.ns, a.iface, '10.99.0.1'), 15_000);
+    await waitFor(`${b.iface} up`, () => configured(net, b.ns, b.iface, '10.99.0.2'), 15_000);
     const first = await ping(net, a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
     assert.equal(first.received, 1, first.output + a.logs.join('') + b.logs.join(''));
 
@@ -136,7 +142,7 @@ test('wgts daemon hosts UCI-configured tunnels, survives kill -9, isolates a bro
     process.kill(a.pid!, 'SIGKILL');
     await waitFor(`${a.iface} gone after kill -9`, async () => !(await linkUp(net, a.ns, a.iface)), 5000);
     startDaemon(net, a);
-    await waitFor(`${a.iface} restored`, () => linkUp(net, a.ns, a.iface), 15_000);
+    await waitFor(`${a.iface} restored`, () => configured(net, a.ns, a.iface, '10.99.0.1'), 15_000);
     const restored = await ping(net, a.ns, '10.99.0.2', { count: 1, timeoutSec: 15 });
     assert.equal(restored.received, 1, restored.output + a.logs.join(''));
   } finally {
