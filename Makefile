@@ -3,6 +3,7 @@ NODE    ?= node
 ESBUILD := node_modules/.bin/esbuild
 TSC     := node_modules/.bin/tsc
 BUNDLE  := dist/wgts.js
+HELPER  := dist/wgts-tun
 SOURCES := $(shell find src -name '*.ts')
 TESTS   := $(shell find test -name '*.ts')
 
@@ -20,7 +21,7 @@ deps: node_modules/.package-lock.json
 system-deps:
 	./scripts/install-system-deps.sh
 
-build: $(BUNDLE)
+build: $(BUNDLE) $(HELPER)
 
 # One self-contained file: node runs it with no node_modules beside it.
 $(BUNDLE): $(SOURCES) deps
@@ -62,11 +63,12 @@ bench: system-deps build build/bench/run.cjs
 bench-smoke: system-deps build build/bench/run.cjs
 	$(NODE) build/bench/run.cjs --smoke
 
-# The optional wgts-tun helper: a faster TUN backend than socat (WGTS_TUN_HELPER=path).
-tun-helper: build/wgts-tun
+# The TUN helper wgts uses when it sits beside the bundle (socat otherwise; see
+# src/platform/node/tun-backend.ts). Plain C, libc only.
+tun-helper: $(HELPER)
 
-build/wgts-tun: src/platform/node/tun-pipe-helper.c
-	@mkdir -p build
+$(HELPER): src/platform/node/tun-pipe-helper.c
+	@mkdir -p dist
 	$(CC) -O2 -Wall -Wextra -o $@ $<
 
 # An opkg package for OpenWrt, built without the SDK (recipe: package/wgts/Makefile).

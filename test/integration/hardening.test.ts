@@ -415,7 +415,7 @@ async function latestHandshake(net: TwoSiteNetwork, ns: string, ifname: string):
 
 async function killAndRestart(net: TwoSiteNetwork, handle: TunnelHandle, config: WgInterfaceConfig): Promise<TunnelHandle> {
   process.kill(handle.pid, 'SIGKILL');
-  // socat's guard removes the TUN link once node is gone; the restart needs the name free.
+  // The TUN link goes once node is gone (the helper exits, or socat's guard removes it); the restart needs the name free.
   await waitFor(`${handle.ifname} to disappear`, async () => (await net.exec(handle.ns, ['ip', 'link', 'show', handle.ifname])).code !== 0, 10_000);
   return startWgts(net, handle.ns, handle.ifname, config);
 }
@@ -540,7 +540,7 @@ test('keys never appear in logs, process arguments or environments, files are pr
     assert.ok((await ping(net, net.b.ns, INNER_A, { count: 3, timeoutSec: 15 })).received > 0, 'tunnel works with the new pre-shared key');
     const secrets = [tunnel.keysA.privateKey, tunnel.keysB.privateKey, psk, newPsk, spare.privateKey];
 
-    // Process arguments and environment of everything running in the namespaces (node, socat, guards).
+    // Process arguments and environment of everything running in the namespaces (node and its TUN bridge: wgts-tun, or socat and its guard).
     let processes = 0;
     for (const ns of [net.a.ns, net.b.ns]) {
       const pids = (await net.exec(ns, ['ip', 'netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
@@ -557,7 +557,7 @@ test('keys never appear in logs, process arguments or environments, files are pr
         processes++;
       }
     }
-    assert.ok(processes >= 4, `looked at ${processes} processes (two daemons and their socat bridges)`);
+    assert.ok(processes >= 4, `looked at ${processes} processes (two daemons and their TUN bridges)`);
 
     // The UAPI socket: root gets the keys (the cross-platform spec requires it); nobody else connects.
     for (const handle of [tunnel.a, tunnel.b]) {

@@ -78,3 +78,30 @@ test('wgts-tun backend: ping v4/v6 and iperf3 both ways; link deletion and SIGKI
     await net.cleanup();
   }
 });
+
+test('a wgts-tun beside the bundle that cannot run here (another architecture) falls back to socat', { skip, timeout: 60_000 }, async () => {
+  const net = await createTwoSiteNetwork();
+  try {
+    // The bundle copied next to an executable "wgts-tun" the kernel refuses (ENOEXEC),
+    // as a helper built for another router architecture would be.
+    const dir = path.join(net.tempDir(), 'install');
+    fs.mkdirSync(dir);
+    const bundle = path.join(dir, 'wgts.js');
+    fs.copyFileSync(path.join(repoRoot(), 'dist/wgts.js'), bundle);
+    fs.writeFileSync(path.join(dir, 'wgts-tun'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 0]), { mode: 0o755 });
+    const [ka, kb] = await Promise.all([genKeyPair(), genKeyPair()]);
+    const a = await startWgts(net, net.a.ns, uniqueIfname('wfa'), {
+      privateKey: ka.privateKey, listenPort: 51820, addresses: ['10.99.0.1/24'],
+      peers: [{ publicKey: kb.publicKey, allowedIps: ['10.99.0.2/32'], endpoint: endpoint(net.b.ipv4, 51820) }],
+    }, { bundle, env: { WGTS_LOG_LEVEL: 'debug' } });
+    await startWgts(net, net.b.ns, uniqueIfname('wfb'), {
+      privateKey: kb.privateKey, listenPort: 51820, addresses: ['10.99.0.2/24'],
+      peers: [{ publicKey: ka.publicKey, allowedIps: ['10.99.0.1/32'] }],
+    });
+    const r = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
+    assert.equal(r.received, 1, `${r.output}\n${a.stderr()}`);
+    assert.match(a.stderr(), /warn: .*wgts-tun exited .*; using the socat bridge instead/, a.stderr());
+  } finally {
+    await net.cleanup();
+  }
+});

@@ -43,7 +43,7 @@ async function twoOffices(
   net: TwoSiteNetwork,
   implA: Impl,
   implB: Impl,
-  opts: { psk?: boolean; underlay?: 4 | 6; endpointForA?: string | null; endpointForB?: string | null; keepaliveA?: number } = {},
+  opts: { psk?: boolean; underlay?: 4 | 6; endpointForA?: string | null; endpointForB?: string | null; keepaliveA?: number; socatB?: boolean } = {},
 ): Promise<Pair> {
   const [ka, kb] = await Promise.all([genKeyPair(), genKeyPair()]);
   const psk = opts.psk ? await genPsk() : undefined;
@@ -75,11 +75,11 @@ async function twoOffices(
       ...(endpointOfA ? { endpoint: endpointOfA } : {}),
     }],
   };
-  const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig) =>
-    // Debug logs cost nothing here and are printed only when a test fails.
-    impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug' } }) : startWireguardGo(net, ns, name, config);
+  // Debug logs cost nothing here and are printed only when a test fails.
+  const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig, env: Record<string, string> = {}) =>
+    impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug', ...env } }) : startWireguardGo(net, ns, name, config);
   const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
-  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB);
+  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat' } : {});
   return { net, a, b, keys: { a: ka, b: kb } };
 }
 
@@ -117,10 +117,27 @@ async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, server
   }
 }
 
-test('wgts ↔ wgts over an IPv4 underlay: handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
+/** The short names (comm) of the processes running in a namespace. */
+async function processesIn(net: TwoSiteNetwork, ns: string): Promise<string[]> {
+  const pids = (await net.exec(ns, ['ip', 'netns', 'pids', ns])).stdout.trim().split(/\s+/);
+  return pids.map((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  });
+}
+
+test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
   await withNetwork(async (net, handles) => {
-    const { a, b } = await twoOffices(net, 'wgts', 'wgts');
+    // A takes the default backend (the wgts-tun helper `make build` puts beside the
+    // bundle); B is forced onto the socat bridge, the fallback where no helper is installed.
+    const { a, b } = await twoOffices(net, 'wgts', 'wgts', { socatB: true });
     handles.push(a, b);
+    const [inA, inB] = [await processesIn(net, net.a.ns), await processesIn(net, net.b.ns)];
+    assert.ok(inA.includes('wgts-tun') && !inA.includes('socat'), `A runs the helper: ${inA.join(', ')}`);
+    assert.ok(inB.includes('socat') && !inB.includes('wgts-tun'), `B runs socat: ${inB.join(', ')}`);
     await assertFirstContact(net, net.a.ns, '10.99.0.2');
     await assertPings(net, net.b.ns, '10.99.0.1');
     await assertPings(net, net.a.ns, 'fd99::2');

@@ -11,8 +11,7 @@ import { DEFAULT_MTU } from '../../protocol/constants';
 import type { Endpoint, TunDevice, UdpTransport } from '../types';
 import { systemClock } from './clock';
 import { addAddress, addRoute, setLinkUp } from './ip-config';
-import { openPipeTun } from './pipe-tun';
-import { openSocatTun } from './socat-tun';
+import { openTun } from './tun-backend';
 import { openUdpTransport, rebind } from './udp';
 
 export interface PeerSettings {
@@ -121,7 +120,7 @@ export class WgInterface {
     this.udp = await openUdpTransport({ port: settings.listenPort ?? 0, log: (m) => log('info', `${this.name}: ${m}`) });
     this.udp.onDatagram((datagram, from) => device.handleDatagram(datagram, from));
 
-    this.tun = await openTun(this.name, mtu, (m) => log('debug', `${this.name}: ${m}`));
+    this.tun = await openTun(this.name, mtu, (level, m) => log(level, `${this.name}: ${m}`));
     this.tun.onPacket((packet) => device.handleTunPacket(packet));
     this.tun.onClose((reason) => void this.stop(`TUN device gone: ${reason}`));
 
@@ -237,14 +236,4 @@ function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
     timer = setTimeout(resolve, ms);
   });
   return Promise.race([work.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * The TUN backend: socat by default (packaged everywhere, PKGARCH all); the faster
- * wgts-tun helper (tun-pipe-helper.c, built per architecture) when WGTS_TUN_HELPER
- * names it. docs/performance.md has the measurements.
- */
-function openTun(name: string, mtu: number, log: (message: string) => void): Promise<TunDevice> {
-  const helperPath = process.env.WGTS_TUN_HELPER;
-  return helperPath ? openPipeTun({ name, helperPath, mtu, log }) : openSocatTun({ name, mtu, log });
 }
