@@ -35,10 +35,26 @@ export function childPids(pid: number, comm: string): number[] {
   return found;
 }
 
-/** The processes that make up one running interface: wgts is node plus its socat bridge. */
+/** The processes that make up one running interface: wgts is node plus its TUN bridge (wgts-tun or socat). */
 export function interfacePids(handle: TunnelHandle): number[] {
-  return handle.kind === 'wgts' ? [handle.pid, ...childPids(handle.pid, 'socat')] : [handle.pid];
+  return handle.kind === 'wgts' ? [handle.pid, ...childPids(handle.pid, 'wgts-tun'), ...childPids(handle.pid, 'socat')] : [handle.pid];
 }
+
+/** CPU time (user + system) of processes so far, in clock ticks (USER_HZ, 100 on Linux). */
+export function cpuTicks(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // exited
+    }
+  }
+  return ticks;
+}
+const USER_HZ = 100;
 
 /** Resident memory of an interface's processes, summed, in KiB. */
 export function interfaceRssKiB(handle: TunnelHandle): number {
@@ -114,6 +130,8 @@ export interface LoadedRun {
   rttP99Ms: number;
   pingLossPercent: number;
   rssPeakKiB: number;
+  /** CPU the `cpuOf` interfaces used during the transfer, in cores (1.0 = one core busy). */
+  cpuCores: number;
 }
 
 /**
@@ -122,9 +140,12 @@ export interface LoadedRun {
  */
 export async function tcpUnderObservation(
   net: TwoSiteNetwork,
-  opts: { serverNs: string; clientNs: string; serverAddr: string; clientAddr: string; seconds: number; reverse: boolean; pingIntervalS: number; watched: TunnelHandle },
+  opts: { serverNs: string; clientNs: string; serverAddr: string; clientAddr: string; seconds: number; reverse: boolean; pingIntervalS: number; watched: TunnelHandle; cpuOf?: TunnelHandle[] },
 ): Promise<LoadedRun> {
   const rss = rssPeakSampler(opts.watched);
+  const cpuPids = (opts.cpuOf ?? [opts.watched]).flatMap(interfacePids);
+  const cpuStart = cpuTicks(cpuPids);
+  const cpuStartedAt = performance.now();
   // Pings start once the transfer has ramped up and stop before it winds down.
   const marginMs = Math.min(1000, opts.seconds * 200);
   const count = Math.max(10, Math.floor((opts.seconds * 1000 - 2 * marginMs) / (opts.pingIntervalS * 1000)));
@@ -138,8 +159,10 @@ export async function tcpUnderObservation(
         count, interval: opts.pingIntervalS, timeoutSec: Math.ceil(count * opts.pingIntervalS + 10),
       })),
     ]);
+    const cpuCores = (cpuTicks(cpuPids) - cpuStart) / USER_HZ / ((performance.now() - cpuStartedAt) / 1000);
     return {
       tcp,
+      cpuCores,
       rttP50Ms: percentile(loaded.rttsMs, 50),
       rttP99Ms: percentile(loaded.rttsMs, 99),
       pingLossPercent: loaded.lossPercent,

@@ -57,6 +57,10 @@ interface Figures {
   rttIdleP99Ms: number | null;
   rttLoadP50Ms: number | null;
   rttLoadP99Ms: number | null;
+  /** Pings every 2 ms: the per-packet latency without the cost of waking sleeping processes. */
+  rttBusyP50Ms: number | null;
+  /** CPU of both sites' interface processes per Mbit/s of TCP A→B (core-ms per second per Mbit/s). */
+  cpuPerMbps: number | null;
   handshakesPerSecond: number | null;
   /** wgts only: the responder with WGTS_CRYPTO=noble (compared with wireguard-go's figure). */
   handshakesPerSecondNoble: number | null;
@@ -90,6 +94,8 @@ function rows(peers: number): Row[] {
     { key: 'rttIdleP99Ms', label: 'RTT p99 idle (ms)', digits: 3 },
     { key: 'rttLoadP50Ms', label: 'RTT p50 loaded (ms)', digits: 2 },
     { key: 'rttLoadP99Ms', label: 'RTT p99 loaded (ms)', digits: 2 },
+    { key: 'rttBusyP50Ms', label: 'RTT p50, 500 pings/s', digits: 3 },
+    { key: 'cpuPerMbps', label: 'CPU per Mbit/s (core-ms)', digits: 2 },
     { key: 'handshakesPerSecond', label: 'handshakes/s', digits: 0 },
     { key: 'handshakesPerSecondNoble', label: 'handshakes/s noble', digits: 0, refKey: 'handshakesPerSecond' },
     { key: 'rssIdle1PeerMiB', label: 'RSS idle 1 peer (MiB)', digits: 1 },
@@ -119,6 +125,7 @@ const MTU = 1420;
 /** iperf3 UDP payload that fills the tunnel MTU: 1420 − 20 (IPv4) − 8 (UDP). */
 const UDP_PAYLOAD = MTU - 28;
 const PING_INTERVAL_S = 0.02;
+const BUSY_PING_INTERVAL_S = 0.002;
 const KEEPALIVE_S = 25;
 const UDP_PORT = 5202;
 const READY_TIMEOUT_MS = 120_000;
@@ -156,7 +163,7 @@ function parseArgs(argv: readonly string[]): Options {
 function emptyFigures(): Figures {
   return {
     tcpAtoBMbps: null, tcpBtoAMbps: null, tcpRetransmitsAtoB: null, udpMbps: null, udpLossPercent: null,
-    rttIdleP50Ms: null, rttIdleP99Ms: null, rttLoadP50Ms: null, rttLoadP99Ms: null,
+    rttIdleP50Ms: null, rttIdleP99Ms: null, rttLoadP50Ms: null, rttLoadP99Ms: null, rttBusyP50Ms: null, cpuPerMbps: null,
     handshakesPerSecond: null, handshakesPerSecondNoble: null,
     rssIdle1PeerMiB: null, rssLoad1PeerMiB: null, rssIdleManyPeersMiB: null, rssLoadManyPeersMiB: null,
     rssHandshakesManyPeersMiB: null, bundleBytes: null, startToHandshakeMs: null,
@@ -295,11 +302,18 @@ class Measurement {
         f.rttIdleP50Ms = percentile(idle.rttsMs, 50);
         f.rttIdleP99Ms = percentile(idle.rttsMs, 99);
       });
+      await this.step('busy ping', async () => {
+        const count = Math.max(50, this.opts.pings);
+        const busy = await ping(net, net.a.ns, '10.99.0.2', { count, interval: BUSY_PING_INTERVAL_S, timeoutSec: Math.ceil(count * BUSY_PING_INTERVAL_S + 10) });
+        if (busy.rttsMs.length === 0) throw new Error(`no replies:\n${busy.output}`);
+        f.rttBusyP50Ms = percentile(busy.rttsMs, 50);
+      });
       const common = { serverNs: net.b.ns, clientNs: net.a.ns, serverAddr: '10.99.0.2', clientAddr: '10.99.0.1', seconds: this.opts.seconds, pingIntervalS: PING_INTERVAL_S, watched: b };
       let rssLoad = 0;
       await this.step('TCP A→B', async () => {
-        const run = await tcpUnderObservation(net, { ...common, reverse: false });
+        const run = await tcpUnderObservation(net, { ...common, reverse: false, cpuOf: handles });
         f.tcpAtoBMbps = mbps(run.tcp.bitsPerSecond);
+        if (f.tcpAtoBMbps > 0) f.cpuPerMbps = Number(((run.cpuCores * 1000) / f.tcpAtoBMbps).toFixed(3));
         f.tcpRetransmitsAtoB = run.tcp.retransmits ?? null;
         f.rttLoadP50Ms = run.rttP50Ms;
         f.rttLoadP99Ms = run.rttP99Ms;
