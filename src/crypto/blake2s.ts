@@ -1,19 +1,61 @@
 /**
  * The BLAKE2s-based primitives of the WireGuard whitepaper §5.4:
  * HASH (BLAKE2s-256), MAC (keyed BLAKE2s-128), HMAC (RFC 2104 over BLAKE2s)
- * and KDF1..3 (HKDF, RFC 5869, with HMAC-BLAKE2s). All from @noble/hashes.
+ * and KDF1..3 (HKDF, RFC 5869, with HMAC-BLAKE2s). From @noble/hashes, unless
+ * the host installed faster HASH and HMAC (useBlake2sFrom).
  */
 import { blake2s } from '@noble/hashes/blake2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
+import type { CryptoProvider } from './provider';
 
 export const HASH_LENGTH = 32;
 export const MAC_LENGTH = 16;
 
-/** HASH(a || b || ...): BLAKE2s with a 32-byte digest. */
-export function hash(...parts: Uint8Array[]): Uint8Array {
+function nobleHash(parts: readonly Uint8Array[]): Uint8Array {
   const h = blake2s.create();
   for (const part of parts) h.update(part);
   return h.digest();
+}
+
+function nobleHmacOf(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array {
+  const h = nobleHmac.create(blake2s, key);
+  for (const part of parts) h.update(part);
+  return h.digest();
+}
+
+/*
+ * A responder's handshake makes 21 HMACs and 6 HASHes: ~350 µs of CPU in
+ * JavaScript, ~120 µs through OpenSSL, a large share of the ~1 ms a native
+ * responder spent in all. The core may not import node:crypto, so a host can
+ * install a provider's versions here, once, when it selects the provider.
+ * A module-level choice rather than a provider argument on every call: these are
+ * pure functions whose bytes do not depend on the choice (tests compare them),
+ * so nothing observable hangs on this state but speed, while threading a
+ * provider through would reach code that holds none (deriveSession, cookie keys).
+ * Keyed BLAKE2s (MAC) has no OpenSSL counterpart and always stays noble.
+ */
+let activeHash: (parts: readonly Uint8Array[]) => Uint8Array = nobleHash;
+let activeHmac: (key: Uint8Array, parts: readonly Uint8Array[]) => Uint8Array = nobleHmacOf;
+let activeName = 'noble';
+
+/**
+ * Makes HASH/HMAC (and so KDF1..3) use `provider`'s blake2sHash/blake2sHmac,
+ * or noble's for whichever it lacks.
+ */
+export function useBlake2sFrom(provider: Pick<CryptoProvider, 'name' | 'blake2sHash' | 'blake2sHmac'>): void {
+  activeHash = provider.blake2sHash ? provider.blake2sHash.bind(provider) : nobleHash;
+  activeHmac = provider.blake2sHmac ? provider.blake2sHmac.bind(provider) : nobleHmacOf;
+  activeName = provider.blake2sHash || provider.blake2sHmac ? provider.name : 'noble';
+}
+
+/** Whose HASH/HMAC are in use: 'noble', or the name of the provider installed. */
+export function blake2sInUse(): string {
+  return activeName;
+}
+
+/** HASH(a || b || ...): BLAKE2s with a 32-byte digest. */
+export function hash(...parts: Uint8Array[]): Uint8Array {
+  return activeHash(parts);
 }
 
 /** MAC(key, input): keyed BLAKE2s with a 16-byte digest (mac1, mac2, cookies). */
@@ -23,9 +65,7 @@ export function mac(key: Uint8Array, input: Uint8Array): Uint8Array {
 
 /** HMAC(key, input) with BLAKE2s; the whitepaper's HKDF is built on it. */
 export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = nobleHmac.create(blake2s, key);
-  for (const part of parts) h.update(part);
-  return h.digest();
+  return activeHmac(key, parts);
 }
 
 const ONE = Uint8Array.of(1);

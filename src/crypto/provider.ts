@@ -39,6 +39,20 @@ export interface CryptoProvider {
   xaeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   xaeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
   transportCipher(key: Uint8Array): TransportCipher;
+  /**
+   * Loads whatever the provider's data path needs before the first session is made
+   * (a cipher is chosen when its session begins). Optional; awaited by whoever runs
+   * an interface, never needed for correctness.
+   */
+  prepare?(): Promise<void>;
+  /**
+   * Optional faster BLAKE2s-256 of the concatenated parts, and HMAC-BLAKE2s
+   * (RFC 2104), from a native library. They take effect only once installed in
+   * crypto/blake2s.ts with useBlake2sFrom (see there why), and must return
+   * exactly what its own (noble) code returns.
+   */
+  blake2sHash?(parts: readonly Uint8Array[]): Uint8Array;
+  blake2sHmac?(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array;
 }
 
 export const AEAD_TAG_LENGTH = 16;
