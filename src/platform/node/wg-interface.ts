@@ -117,6 +117,7 @@ export class WgInterface {
     await withTimeout(Promise.all(this.pendingResolutions ?? []), INITIAL_RESOLVE_WAIT_MS);
     this.pendingResolutions = undefined; // later changes (UAPI, reload) resolve in the background
 
+    await this.options.crypto.prepare?.();
     this.udp = await openUdpTransport({ port: settings.listenPort ?? 0, log: (m) => log('info', `${this.name}: ${m}`) });
     this.udp.onDatagram((datagram, from) => device.handleDatagram(datagram, from));
 

@@ -1,0 +1,81 @@
+/**
+ * The libsodium-wasm transport cipher (src/platform/node/wasm-aead.ts), byte for byte
+ * against noble and node:crypto (both checked against RFC 8439 in crypto.test.ts) on random
+ * packets of every size class the device seals (empty keepalives, padding, full MTU,
+ * the largest datagram), plus tampering, wrong counters and key release.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { nobleCrypto } from '../../src/crypto/noble';
+import { loadWasmAead, wasmTransportCipher, WASM_AEAD_MAX_MESSAGE } from '../../src/platform/node/wasm-aead';
+import { nativeCrypto } from '../../src/platform/node/native-crypto';
+
+test('the wasm module loads', async () => {
+  assert.equal(await loadWasmAead(), true);
+});
+
+test('byte-identical with noble and node:crypto for every size class, counters up to 2^53', async () => {
+  await loadWasmAead();
+  const sizes = [0, 1, 15, 16, 17, 84, 1280, 1420, 1440, 9000, WASM_AEAD_MAX_MESSAGE - 16];
+  const counters = [0, 1, 255, 0xffff_ffff, 0x1_0000_0000, 2 ** 53 - 1];
+  for (let round = 0; round < 3; round++) {
+    const key = new Uint8Array(randomBytes(32));
+    const ciphers = [wasmTransportCipher(key), nobleCrypto.transportCipher(key), nativeCrypto.transportCipher(key)];
+    for (const size of sizes) {
+      for (const counter of counters) {
+        const plaintext = new Uint8Array(randomBytes(size));
+        const padding = (16 - (size % 16)) % 16;
+        const outputs = ciphers.map((c) => {
+          const out = new Uint8Array(size + padding + 16 + 7);
+          const n = c.seal(counter, plaintext, padding, out, 7);
+          return out.subarray(7, 7 + n);
+        });
+        assert.deepEqual(outputs[0], outputs[1], `noble, size ${size}, counter ${counter}`);
+        assert.deepEqual(outputs[0], outputs[2], `node:crypto, size ${size}, counter ${counter}`);
+        const opened = ciphers[0]!.open(counter, outputs[1]!);
+        assert.ok(opened, `opens noble's packet, size ${size}`);
+        assert.deepEqual(opened.subarray(0, size), plaintext);
+        assert.ok(opened.subarray(size).every((x) => x === 0), 'padding is zeros');
+      }
+    }
+    for (const c of ciphers) c.destroy();
+  }
+});
+
+test('tampered packets, wrong counters, short input and a destroyed key do not open', async () => {
+  await loadWasmAead();
+  const key = new Uint8Array(randomBytes(32));
+  const cipher = wasmTransportCipher(key);
+  const sealed = new Uint8Array(100 + 16);
+  cipher.seal(42, new Uint8Array(randomBytes(100)), 0, sealed, 0);
+  assert.ok(cipher.open(42, sealed));
+  assert.equal(cipher.open(43, sealed), undefined, 'wrong counter');
+  for (const at of [0, 50, 99, 100, 115]) {
+    const bad = sealed.slice();
+    bad[at]! ^= 1;
+    assert.equal(cipher.open(42, bad), undefined, `bit flip at ${at}`);
+  }
+  assert.equal(cipher.open(42, sealed.subarray(0, 15)), undefined, 'shorter than a tag');
+  assert.equal(cipher.open(42, new Uint8Array(WASM_AEAD_MAX_MESSAGE + 17)), undefined, 'larger than any datagram');
+  const other = wasmTransportCipher(new Uint8Array(randomBytes(32)));
+  assert.equal(other.open(42, sealed), undefined, 'another key');
+  cipher.destroy();
+  assert.equal(cipher.open(42, sealed), undefined, 'destroyed');
+  assert.throws(() => cipher.seal(1, new Uint8Array(1), 0, new Uint8Array(64), 0), /cannot seal/);
+  other.destroy();
+});
+
+test('opened packets are copies that later calls do not overwrite', async () => {
+  await loadWasmAead();
+  const cipher = wasmTransportCipher(new Uint8Array(randomBytes(32)));
+  const first = new Uint8Array(randomBytes(64));
+  const sealedFirst = new Uint8Array(80);
+  cipher.seal(1, first, 0, sealedFirst, 0);
+  const sealedSecond = new Uint8Array(80);
+  cipher.seal(2, new Uint8Array(randomBytes(64)), 0, sealedSecond, 0);
+  const openedFirst = cipher.open(1, sealedFirst)!;
+  cipher.open(2, sealedSecond);
+  assert.deepEqual(openedFirst, first);
+  cipher.destroy();
+});
