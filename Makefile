@@ -63,6 +63,16 @@ bench: system-deps build build/bench/run.cjs
 bench-smoke: system-deps build build/bench/run.cjs
 	$(NODE) build/bench/run.cjs --smoke
 
+build/bench/soak.cjs: $(wildcard bench/*.ts) $(TESTS) $(SOURCES) deps
+	$(ESBUILD) bench/soak.ts --bundle --platform=node --target=node18 --format=cjs \
+	  --outfile=$@ --log-level=warning
+
+# RSS of both sites of a tunnel under steady traffic, wgts beside wireguard-go:
+# 10 minutes by default; more options through SOAK_ARGS (see bench/soak.ts).
+.PHONY: soak
+soak: system-deps build build/bench/soak.cjs
+	$(NODE) build/bench/soak.cjs $(SOAK_ARGS)
+
 # The TUN helper wgts uses when it sits beside the bundle (socat otherwise; see
 # src/platform/node/tun-backend.ts). Plain C, libc only.
 tun-helper: $(HELPER)

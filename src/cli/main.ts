@@ -11,6 +11,7 @@ import { controlCommand, parseDaemonFlags, runDaemon } from './daemon-commands';
 import { createLogger } from './log';
 import { genkey, genpsk, pubkey } from './keys';
 import { downInterface, loadConfig, locateConfig, runInterface, UsageError } from './up';
+import { limitYoungGeneration } from './v8-heap';
 
 const USAGE = `Usage: wgts <command> [arguments]
   genkey                     print a new private key
@@ -30,6 +31,7 @@ Environment: WGTS_CRYPTO=noble forces the pure-JS crypto; WGTS_LOG_LEVEL=debug|i
 `;
 
 async function main(argv: string[]): Promise<number> {
+  limitYoungGeneration(); // before the daemon allocates anything (see v8-heap.ts)
   const crypto = selectCryptoProvider(process.env.WGTS_CRYPTO);
   const log = createLogger();
   const [command, ...rest] = argv;

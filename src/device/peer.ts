@@ -18,7 +18,6 @@ export class Peer implements HandshakeRemote {
   presharedKey: Uint8Array;
   staticStatic: Uint8Array | undefined;
   readonly handshake = new Handshake();
-  readonly cookies: CookieGenerator;
   readonly keypairs: KeypairSet;
   readonly timers: PeerTimers;
 
@@ -40,16 +39,17 @@ export class Peer implements HandshakeRemote {
   /** Wall-clock ms of the last completed handshake, 0 if never (what `wg show` reports). */
   lastHandshakeWallMs = 0;
 
+  private cookieGenerator: CookieGenerator | undefined;
+
   constructor(
     readonly remoteStatic: Uint8Array,
     identity: StaticIdentity | undefined,
-    crypto: CryptoProvider,
+    private readonly crypto: CryptoProvider,
     discardKeypair: (peer: Peer, keypair: Keypair) => void,
     jitter: () => number,
   ) {
     this.publicKeyHex = toHex(remoteStatic);
     this.presharedKey = presharedKeyOrZero(undefined);
-    this.cookies = new CookieGenerator(crypto, remoteStatic);
     this.keypairs = new KeypairSet((kp) => discardKeypair(this, kp));
     this.timers = new PeerTimers(jitter);
     this.updateIdentity(identity);
@@ -57,6 +57,15 @@ export class Peer implements HandshakeRemote {
 
   get publicKey(): Uint8Array {
     return this.remoteStatic;
+  }
+
+  /**
+   * mac1/mac2 state for messages to this peer, made on first use: a site with
+   * thousands of configured peers talks to few of them, and each generator holds
+   * two derived keys (about 450 bytes of heap) and costs two BLAKE2s hashes.
+   */
+  get cookies(): CookieGenerator {
+    return (this.cookieGenerator ??= new CookieGenerator(this.crypto, this.remoteStatic));
   }
 
   /** Recomputes DH(our static, their static) after our private key changed. */

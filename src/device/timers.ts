@@ -33,7 +33,12 @@ const ALL_TIMERS = [
 ] as const;
 
 export class PeerTimers {
-  readonly deadline = new Float64Array(5).fill(Infinity);
+  /**
+   * Indexed by TimerKind. A plain array of doubles, not a Float64Array: a typed
+   * array brings an ArrayBuffer and an off-heap backing store along, about 300
+   * bytes per peer for 40 bytes of deadlines.
+   */
+  readonly deadline: number[] = [Infinity, Infinity, Infinity, Infinity, Infinity];
   handshakeAttempts = 0;
   /** A data packet arrived while a keepalive was already pending: send one more after it. */
   needAnotherKeepalive = false;
