@@ -138,6 +138,11 @@ test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handsh
     const [inA, inB] = [await processesIn(net, net.a.ns), await processesIn(net, net.b.ns)];
     assert.ok(inA.includes('wgts-tun') && !inA.includes('socat'), `A runs the helper: ${inA.join(', ')}`);
     assert.ok(inB.includes('socat') && !inB.includes('wgts-tun'), `B runs socat: ${inB.join(', ')}`);
+    // Each allowed IP got its route on the interface (installed in one `ip -batch`).
+    const routes = (await net.exec(net.a.ns, ['ip', 'route', 'show', 'dev', a.ifname])).stdout
+      + (await net.exec(net.a.ns, ['ip', '-6', 'route', 'show', 'dev', a.ifname])).stdout;
+    assert.match(routes, /^10\.99\.0\.2 /m, routes);
+    assert.match(routes, /^fd99::2 /m, routes);
     await assertFirstContact(net, net.a.ns, '10.99.0.2');
     await assertPings(net, net.b.ns, '10.99.0.1');
     await assertPings(net, net.a.ns, 'fd99::2');

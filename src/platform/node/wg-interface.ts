@@ -10,7 +10,7 @@ import type { CryptoProvider } from '../../crypto/provider';
 import { DEFAULT_MTU } from '../../protocol/constants';
 import type { Endpoint, TunDevice, UdpTransport } from '../types';
 import { systemClock } from './clock';
-import { addAddress, addRoute, setLinkUp } from './ip-config';
+import { addAddress, addRoute, runIpBatch, setLinkUp } from './ip-config';
 import { openTun } from './tun-backend';
 import { openUdpTransport, rebind } from './udp';
 
@@ -138,14 +138,23 @@ export class WgInterface {
 
   /** Routes for allowed IPs, like wg-quick; a default route needs policy routing we do not do yet. */
   private async addRoutes(settings: InterfaceSettings): Promise<void> {
+    const cidrs: string[] = [];
     for (const peer of settings.peers) {
       for (const cidr of peer.allowedIps) {
         if (cidr.prefixLength === 0) {
           this.options.log('warn', `${this.name}: not installing default route ${formatCidr(cidr)} (no policy routing yet)`);
           continue;
         }
-        await addRoute(this.name, formatCidr(cidr));
+        cidrs.push(formatCidr(cidr));
       }
+    }
+    if (cidrs.length === 0) return;
+    try {
+      await runIpBatch(cidrs.map((cidr) => `route replace ${cidr} dev ${this.name}`));
+    } catch {
+      // An ip(8) without -batch (busybox's), or a route refused: one command per
+      // route then, so a failure names the route it was about (replace is idempotent).
+      for (const cidr of cidrs) await addRoute(this.name, cidr);
     }
   }
 
