@@ -780,6 +780,10 @@ export interface PingOptions {
 
 export interface PingResult {
   transmitted: number;
+  /**
+   * With a deadline, ping keeps sending until `count` replies arrived; packets held
+   * while a handshake completes all come back then, so this may exceed `count`.
+   */
   received: number;
   lossPercent: number;
   /** One round-trip time per reply, in milliseconds. */

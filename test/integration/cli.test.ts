@@ -91,7 +91,7 @@ test('a flood of malformed and forged datagrams is dropped while the tunnel keep
       peers: [{ publicKey: ka.publicKey, allowedIps: ['10.99.0.1/32'] }],
     });
     const first = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
-    assert.equal(first.received, 1, first.output);
+    assert.ok(first.received >= 1, first.output);
 
     // From B's namespace, throw 20,000 hostile datagrams at A's port: random bytes, and
     // every message type with random content at valid and off-by-one lengths.

@@ -103,7 +103,7 @@ test('wgts daemon hosts UCI-configured tunnels, survives kill -9, isolates a bro
     await waitFor(`${a.iface} up`, () => configured(net, a.ns, a.iface, '10.99.0.1'), 15_000);
     await waitFor(`${b.iface} up`, () => configured(net, b.ns, b.iface, '10.99.0.2'), 15_000);
     const first = await ping(net, a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
-    assert.equal(first.received, 1, first.output + a.logs.join('') + b.logs.join(''));
+    assert.ok(first.received >= 1, first.output + a.logs.join('') + b.logs.join(''));
 
     // The broken interface was refused with file, line, section and option; the good one is up.
     assert.match(a.logs.join(''), new RegExp(`${broken}.*listen_port`));
@@ -136,7 +136,7 @@ test('wgts daemon hosts UCI-configured tunnels, survives kill -9, isolates a bro
     // A still holds a session B forgot; as with any WireGuard, A rehandshakes once it has sent
     // for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (15 s) without hearing back.
     const back = await ping(net, a.ns, '10.99.0.2', { count: 1, timeoutSec: 30 });
-    assert.equal(back.received, 1, back.output + a.logs.join('') + b.logs.join(''));
+    assert.ok(back.received >= 1, back.output + a.logs.join('') + b.logs.join(''));
 
     // kill -9: the TUN goes with the process; a restarted daemon restores the interface.
     process.kill(a.pid!, 'SIGKILL');
@@ -144,7 +144,7 @@ test('wgts daemon hosts UCI-configured tunnels, survives kill -9, isolates a bro
     startDaemon(net, a);
     await waitFor(`${a.iface} restored`, () => configured(net, a.ns, a.iface, '10.99.0.1'), 15_000);
     const restored = await ping(net, a.ns, '10.99.0.2', { count: 1, timeoutSec: 15 });
-    assert.equal(restored.received, 1, restored.output + a.logs.join(''));
+    assert.ok(restored.received >= 1, restored.output + a.logs.join(''));
   } finally {
     await net.cleanup();
     for (const o of offices) spawnSync('rm', ['-f', `/var/run/wireguard/${o.iface}.sock`]);

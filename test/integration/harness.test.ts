@@ -62,13 +62,13 @@ test('two-site harness: wireguard-go ↔ wireguard-go', { skip, timeout: 120_000
       const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
       for (const ns of namespaces) assert.match(list, new RegExp(`^${ns}\\b`, 'm'));
       const underlay = await ping(net, net.a.ns, net.b.ipv6, { count: 1, timeoutSec: 3 });
-      assert.equal(underlay.received, 1, underlay.output);
+      assert.ok(underlay.received >= 1, underlay.output);
     });
 
     await t.test('ping crosses the tunnel both ways over IPv4 and IPv6', async () => {
       // The first packet waits for the handshake; after it, every echo must come back.
       const warm = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
-      assert.equal(warm.received, 1, warm.output);
+      assert.ok(warm.received >= 1, warm.output);
       for (const [ns, address] of [
         [net.a.ns, '10.99.0.2'],
         [net.b.ns, '10.99.0.1'],

@@ -341,7 +341,7 @@ test('MQTT over a plain broker: retained state, events, discovery, broker restar
         assert.equal(r.code, 0, r.stderr);
       }
       const fresh = await ping(net, a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
-      assert.equal(fresh.received, 1, fresh.output + a.logs.join(''));
+      assert.ok(fresh.received >= 1, fresh.output + a.logs.join(''));
     }
     await net.stop(s1.child, 500);
     broker.log = '';

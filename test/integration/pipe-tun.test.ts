@@ -46,7 +46,7 @@ test('wgts-tun backend: ping v4/v6 and iperf3 both ways; link deletion and SIGKI
     assert.ok(!commands.includes('socat'), 'no socat bridge');
 
     const first = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
-    assert.equal(first.received, 1, first.output);
+    assert.ok(first.received >= 1, first.output);
     for (const [ns, address] of [[net.b.ns, '10.99.0.1'], [net.a.ns, 'fd99::2'], [net.b.ns, 'fd99::1']] as const) {
       const r = await ping(net, ns, address, { count: 3, interval: 0.1, timeoutSec: 5 });
       assert.equal(r.received, 3, `${ns} → ${address}\n${r.output}`);
@@ -99,7 +99,7 @@ test('a wgts-tun beside the bundle that cannot run here (another architecture) f
       peers: [{ publicKey: ka.publicKey, allowedIps: ['10.99.0.1/32'] }],
     });
     const r = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 10 });
-    assert.equal(r.received, 1, `${r.output}\n${a.stderr()}`);
+    assert.ok(r.received >= 1, `${r.output}\n${a.stderr()}`);
     assert.match(a.stderr(), /warn: .*wgts-tun exited .*; using the socat bridge instead/, a.stderr());
   } finally {
     await net.cleanup();

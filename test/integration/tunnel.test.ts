@@ -106,7 +106,7 @@ async function assertPings(net: TwoSiteNetwork, from: string, to: string, count 
 /** The first packet waits for the handshake, so it gets a generous deadline. */
 async function assertFirstContact(net: TwoSiteNetwork, from: string, to: string): Promise<void> {
   const r = await ping(net, from, to, { count: 1, timeoutSec: 15 });
-  assert.equal(r.received, 1, `first ping ${from} → ${to}\n${r.output}`);
+  assert.ok(r.received >= 1, `first ping ${from} → ${to}\n${r.output}`);
 }
 
 async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, serverNs: string, serverAddress: string): Promise<void> {

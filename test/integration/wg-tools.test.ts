@@ -453,7 +453,7 @@ test('wg-quick brings wgts up and down like wireguard-go, and traffic flows betw
     assert.equal(viewA.mtu, '1420');
 
     const first = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 15 });
-    assert.equal(first.received, 1, `first ping through the tunnel\n${first.output}`);
+    assert.ok(first.received >= 1, `first ping through the tunnel\n${first.output}`);
     for (const [ns, to] of [[net.a.ns, 'fd99::2'], [net.b.ns, '10.99.0.1'], [net.b.ns, 'fd99::1']] as const) {
       const r = await ping(net, ns, to, { count: 3, interval: 0.1, timeoutSec: 8 });
       assert.equal(r.received, 3, `ping ${to}\n${r.output}`);
@@ -562,7 +562,7 @@ test('live changes: syncconf adding a peer keeps sessions, a new listen-port is 
   await withNetwork(async (net, logs) => {
     const { a, b, keys } = await offices(net, logs);
     const first = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 15 });
-    assert.equal(first.received, 1, `first contact\n${first.output}`);
+    assert.ok(first.received >= 1, `first contact\n${first.output}`);
     const before = {
       a: peerIn(await wgShowDump(net, net.a.ns, a.ifname), keys.b.publicKey),
       b: peerIn(await wgShowDump(net, net.b.ns, b.ifname), keys.a.publicKey),
@@ -857,7 +857,7 @@ test('a TUN moved to another namespace keeps working; deleting it stops the daem
   await withNetwork(async (net, logs) => {
     const { a, b, keys } = await offices(net, logs);
     const first = await ping(net, net.a.ns, '10.99.0.2', { count: 1, timeoutSec: 15 });
-    assert.equal(first.received, 1, `first contact\n${first.output}`);
+    assert.ok(first.received >= 1, `first contact\n${first.output}`);
 
     // Both TUNs go to namespaces of their own; UDP stays where each daemon runs.
     const x = await extraNamespace(net, 'x');
