@@ -22,11 +22,14 @@ import { AEAD_TAG_LENGTH, writeCounterNonce, type CryptoProvider, type Transport
  *  - the private keys generatePrivateKey made (ephemerals), keyed by the very
  *    array it returned, so a handshake's ephemeral is never imported at all and
  *    the entry dies with the array (a WeakMap: nothing outlives the handshake);
- *  - public keys used more than once, keyed by the array they came in (checked to
- *    hold the same bytes on every use): a peer's static key, used in every
- *    handshake with that peer, lives as long as the peer; the initiator's ephemeral, used twice by a
- *    responder (consuming the initiation, then in the response), as long as the
- *    handshake holds it. Saves a ~15-20 µs import per handshake.
+ *  - public keys from their second use on, keyed by the array they came in
+ *    (checked to hold the same bytes on every use): a peer's static key is used
+ *    once when the peer is configured (the static-static precomputation), then in
+ *    every handshake with it, so it is kept from its first handshake for as long
+ *    as the peer lives, saving a ~15-20 µs import each time. Keeping keys on first
+ *    use would also save the second import of an initiator's ephemeral (used
+ *    twice by a responder), but would hold ~1 KB of native memory for every
+ *    configured peer, including the many that never handshake.
  */
 const X25519_JWK = { kty: 'OKP', crv: 'X25519' } as const;
 /** Node insists on an `x` in a private JWK but derives the public key from `d` itself. */
