@@ -25,8 +25,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { nativeCrypto } from '../src/platform/node/native-crypto';
-import { encodeKey } from '../src/protocol/keys';
 import {
   createTwoSiteNetwork,
   endpoint,
@@ -42,6 +40,7 @@ import {
 } from '../test/helpers/netns';
 import type { KeyPair, StartOptions, TunnelHandle, TwoSiteNetwork, WgInterfaceConfig, WgPeerConfig } from '../test/helpers/netns';
 import { handshakeLoadMain, type HandshakeLoadParams, type HandshakeLoadResult } from './handshake-load';
+import { benchPeerConfigs, makeBenchPeers, MTU, PORT } from './sites';
 import { firstHandshakeAt, interfaceRssKiB, rssPeakSampler, tcpUnderObservation, udpFlood } from './probes';
 
 type Impl = 'wireguard-go' | 'wgts';
@@ -120,8 +119,6 @@ interface Options {
   wgtsEnv: Record<string, string>;
 }
 
-const PORT = 51820;
-const MTU = 1420;
 /** iperf3 UDP payload that fills the tunnel MTU: 1420 − 20 (IPv4) − 8 (UDP). */
 const UDP_PAYLOAD = MTU - 28;
 const PING_INTERVAL_S = 0.02;
@@ -170,22 +167,9 @@ function emptyFigures(): Figures {
   };
 }
 
-/** Keys for the simulated peers, made in-process (1,000 `wg genkey` runs would take long). */
-function makeBenchPeers(count: number): KeyPair[] {
-  return Array.from({ length: count }, () => {
-    const privateKey = nativeCrypto.generatePrivateKey();
-    return { privateKey: encodeKey(privateKey), publicKey: encodeKey(nativeCrypto.x25519PublicKey(privateKey)) };
-  });
-}
-
 /** Simulated peer i's source address in site A, routed from B via A's underlay address. */
 function sourceAddress(i: number): string {
   return `10.201.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-}
-
-/** Simulated peer i's tunnel address (a route on B, as a real peer's would be). */
-function benchPeerAllowedIp(i: number): string {
-  return `10.98.${Math.floor(i / 250)}.${(i % 250) + 1}/32`;
 }
 
 interface Keys {
@@ -337,13 +321,9 @@ class Measurement {
     }
   }
 
-  private benchPeerConfigs(): WgPeerConfig[] {
-    return this.benchPeers.map((p, i) => ({ publicKey: p.publicKey, allowedIps: [benchPeerAllowedIp(i)] }));
-  }
-
   private async manyPeers(net: TwoSiteNetwork): Promise<void> {
     const f = this.figures;
-    const configB = siteConfig(this.keys.b, 2, peerBtoA(net, this.keys), this.benchPeerConfigs());
+    const configB = siteConfig(this.keys.b, 2, peerBtoA(net, this.keys), benchPeerConfigs(this.benchPeers));
     const handles: TunnelHandle[] = [];
     try {
       let b = await this.start(net, net.b.ns, uniqueIfname('wgb'), configB, { readyTimeoutMs: READY_TIMEOUT_MS });

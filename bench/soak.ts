@@ -19,8 +19,6 @@
  * measured, 1 when no implementation could be measured at all, 2 on a bad argument.
  */
 import * as os from 'node:os';
-import { nativeCrypto } from '../src/platform/node/native-crypto';
-import { encodeKey } from '../src/protocol/keys';
 import {
   createTwoSiteNetwork,
   endpoint,
@@ -36,6 +34,7 @@ import {
 } from '../test/helpers/netns';
 import type { Iperf3Result, PingResult, TunnelHandle, TwoSiteNetwork, WgInterfaceConfig, WgPeerConfig } from '../test/helpers/netns';
 import { cpuTicks, interfacePids, interfaceRssKiB } from './probes';
+import { benchPeerConfigs, makeBenchPeers, MTU, PORT } from './sites';
 
 type Impl = 'wgts' | 'wireguard-go';
 type Site = 'A' | 'B';
@@ -49,8 +48,6 @@ interface Options {
   wgtsEnv: Record<string, string>;
 }
 
-const PORT = 51820;
-const MTU = 1420;
 const PING_INTERVAL_S = 0.2;
 const USER_HZ = 100;
 const USAGE =
@@ -126,14 +123,6 @@ const mib = (kib: number | null) => (kib === null ? null : kib / 1024);
 
 function siteConfig(self: { privateKey: string }, index: 1 | 2, peers: WgPeerConfig[]): WgInterfaceConfig {
   return { privateKey: self.privateKey, listenPort: PORT, mtu: MTU, addresses: [`10.99.0.${index}/24`], peers };
-}
-
-/** Idle peers for site B beyond the tunnel's own, keys made in-process. */
-function idlePeers(count: number): WgPeerConfig[] {
-  return Array.from({ length: count }, (_, i) => {
-    const key = nativeCrypto.generatePrivateKey();
-    return { publicKey: encodeKey(nativeCrypto.x25519PublicKey(key)), allowedIps: [`10.98.${Math.floor(i / 250)}.${(i % 250) + 1}/32`] };
-  });
 }
 
 async function startPair(impl: Impl, opts: Options, extraPeers: WgPeerConfig[]): Promise<Pair> {
@@ -213,7 +202,7 @@ async function main(): Promise<number> {
       (Object.keys(opts.wgtsEnv).length ? ` with ${JSON.stringify(opts.wgtsEnv)}` : ''),
   );
   const errors: string[] = [];
-  const extraPeers = idlePeers(opts.peers - 1);
+  const extraPeers = benchPeerConfigs(makeBenchPeers(opts.peers - 1));
   const pairs: Pair[] = [];
   try {
     for (const impl of impls) {
