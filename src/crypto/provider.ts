@@ -13,7 +13,12 @@ export interface TransportCipher {
    * Returns the number of bytes written (plaintext + padding + 16).
    */
   seal(counter: number, plaintext: Uint8Array, padding: number, out: Uint8Array, outOffset: number): number;
-  /** Decrypts ciphertext||tag; undefined when authentication fails. */
+  /**
+   * Decrypts ciphertext||tag; undefined when authentication fails, and then
+   * `sealed` is unchanged. A cipher may decrypt in place: on success `sealed` may
+   * then hold the plaintext and the result be a view of it (no allocation per
+   * packet); callers that need the ciphertext afterwards pass a copy.
+   */
   open(counter: number, sealed: Uint8Array): Uint8Array | undefined;
   /** Forgets the key (best effort: native key objects cannot be wiped from JS). */
   destroy(): void;

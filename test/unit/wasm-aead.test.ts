@@ -49,7 +49,7 @@ test('tampered packets, wrong counters, short input and a destroyed key do not o
   const cipher = wasmTransportCipher(key);
   const sealed = new Uint8Array(100 + 16);
   cipher.seal(42, new Uint8Array(randomBytes(100)), 0, sealed, 0);
-  assert.ok(cipher.open(42, sealed));
+  assert.ok(cipher.open(42, sealed.slice()));
   assert.equal(cipher.open(43, sealed), undefined, 'wrong counter');
   for (const at of [0, 50, 99, 100, 115]) {
     const bad = sealed.slice();
@@ -66,7 +66,7 @@ test('tampered packets, wrong counters, short input and a destroyed key do not o
   other.destroy();
 });
 
-test('opened packets are copies that later calls do not overwrite', async () => {
+test('a packet opens in place, over its own ciphertext; one that fails is left as it was', async () => {
   await loadWasmAead();
   const cipher = wasmTransportCipher(new Uint8Array(randomBytes(32)));
   const first = new Uint8Array(randomBytes(64));
@@ -74,7 +74,18 @@ test('opened packets are copies that later calls do not overwrite', async () => 
   cipher.seal(1, first, 0, sealedFirst, 0);
   const sealedSecond = new Uint8Array(80);
   cipher.seal(2, new Uint8Array(randomBytes(64)), 0, sealedSecond, 0);
+
+  const tampered = sealedSecond.slice();
+  tampered[70]! ^= 1;
+  const before = tampered.slice();
+  assert.equal(cipher.open(2, tampered), undefined);
+  assert.deepEqual(tampered, before, 'a packet that fails authentication is not touched');
+
   const openedFirst = cipher.open(1, sealedFirst)!;
+  assert.equal(openedFirst.buffer, sealedFirst.buffer, 'no new buffer: a view of the datagram');
+  assert.equal(openedFirst.byteOffset, sealedFirst.byteOffset);
+  assert.deepEqual(sealedFirst.subarray(0, 64), first);
+  // The shared working area is reused by the next call; the opened packet is not in it.
   cipher.open(2, sealedSecond);
   assert.deepEqual(openedFirst, first);
   cipher.destroy();

@@ -7,8 +7,8 @@
  * i.e. per packet a select, a read, a sendto through the UDP stack in socat and a
  * recvmsg in node, and the same again the other way. Over a pipe, packets travel in
  * batches: the helper gathers what the TUN has ready into one write, node parses a
- * whole chunk per read, and node's writes within one event-loop turn leave as one
- * writev (the stream is corked until setImmediate).
+ * whole chunk per read, and node's packets within one event-loop turn are copied
+ * into one reused buffer and leave in one write (frame-writer.ts).
  *
  * Lifetime needs no guard process: the helper exits when its stdin reaches end of
  * file, which happens however node ends, and the (non-persistent) link goes with it.
@@ -17,6 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { TunDevice } from '../types';
+import { FrameWriter, MAX_FRAME_PAYLOAD } from './frame-writer';
 import { setMtuOrClose } from './ip-config';
 
 export interface PipeTunOptions {
@@ -41,7 +42,7 @@ export class PipeTun implements TunDevice {
   private state: 'open' | 'closing' | 'lost' = 'open';
   private lostReason: string | undefined;
   private leftover: Buffer | undefined;
-  private corked = false;
+  private readonly writer: FrameWriter;
   private readonly exited: Promise<void>;
 
   constructor(
@@ -52,6 +53,7 @@ export class PipeTun implements TunDevice {
   ) {
     helper.stdout!.on('data', (chunk: Buffer) => this.onChunk(chunk));
     helper.stdin!.on('error', (err) => log(`tun ${name}: helper stdin: ${err.message}`));
+    this.writer = new FrameWriter(helper.stdin!, MAX_QUEUED_BYTES);
     this.exited = new Promise((resolve) => {
       helper.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
         resolve();
@@ -63,26 +65,11 @@ export class PipeTun implements TunDevice {
     });
   }
 
+  /** Copies the packet into the next batch for the helper; the caller may reuse it at once. */
   write(packet: Uint8Array): void {
-    const stdin = this.helper.stdin!;
-    if (this.state !== 'open' || packet.length === 0 || packet.length > 0xffff) return;
-    if (stdin.writableLength > MAX_QUEUED_BYTES) return;
-    if (!this.corked) {
-      // Everything written in this event-loop turn leaves in one writev.
-      this.corked = true;
-      stdin.cork();
-      setImmediate(this.uncork);
-    }
-    const header = Buffer.allocUnsafe(2);
-    header.writeUInt16BE(packet.length, 0);
-    stdin.write(header);
-    stdin.write(packet);
+    if (this.state !== 'open' || packet.length > MAX_FRAME_PAYLOAD) return;
+    this.writer.write(packet);
   }
-
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.helper.stdin!.uncork();
-  };
 
   /** Splits the byte stream back into packets; a frame may straddle two chunks. */
   private onChunk(chunk: Buffer): void {
@@ -115,6 +102,7 @@ export class PipeTun implements TunDevice {
     if (this.state === 'open') {
       this.state = 'closing';
       // End of stdin is the helper's signal to remove the link and exit.
+      this.writer.flush();
       this.helper.stdin!.end();
       const timer = setTimeout(() => this.helper.kill('SIGKILL'), KILL_GRACE_MS);
       await this.exited;

@@ -11,7 +11,8 @@
  *
  * One fixed working area in wasm memory serves every call (node runs us on one
  * thread, and no call yields): the nonce, the tag and the message are copied in,
- * sealed or opened in place, and copied out. Keys live in wasm memory for the
+ * sealed or opened in place, and copied out (an opened packet back over its own
+ * ciphertext, so receiving allocates nothing). Keys live in wasm memory for the
  * session and are zeroed by destroy(); the working area is zeroed after opening.
  */
 import type { LibsodiumRaw } from 'libsodium';
@@ -109,8 +110,13 @@ class WasmTransportCipher implements TransportCipher {
     heap.set(sealed.subarray(0, length), a.message);
     heap.set(sealed.subarray(length), a.tag);
     const status = s._crypto_aead_chacha20poly1305_ietf_decrypt_detached(a.message, 0, a.message, length, 0, a.tag, 0, 0, 0, a.nonce, this.key);
-    // A copy: the caller keeps the packet (queued for the TUN) after the area is reused.
-    const plain = status === 0 ? heap.slice(a.message, a.message + length) : undefined;
+    let plain: Uint8Array | undefined;
+    if (status === 0) {
+      // In place, into the datagram the caller owns: no buffer per packet (see
+      // TransportCipher.open), and nothing of it left to outlive the packet.
+      plain = sealed.subarray(0, length);
+      plain.set(heap.subarray(a.message, a.message + length));
+    }
     heap.fill(0, a.message, a.message + length);
     return plain;
   }
