@@ -7,6 +7,7 @@ export const DROP_REASONS = [
   'invalidMac1', // handshake message not addressed to our public key
   'cookieReplySent', // under load without a valid mac2: answered with a cookie instead
   'rateLimited', // per-source handshake limiter under load
+  'handshakeQueueFull', // more handshake messages waiting than HANDSHAKE_QUEUE_CAPACITY
   'handshakeRejected', // did not decrypt, unknown peer, wrong state
   'replayedInitiation', // TAI64N not newer than the last one accepted
   'initiationFlood', // more than INITIATIONS_PER_SECOND from one peer

@@ -50,6 +50,7 @@ import { parseIp, type Cidr } from './ip';
 import { ipPacketLength, ipVersion, IPV4_DESTINATION_OFFSET, IPV4_SOURCE_OFFSET, IPV6_DESTINATION_OFFSET, IPV6_SOURCE_OFFSET } from './ip-packet';
 import { Keypair } from './keypair';
 import { Peer } from './peer';
+import { HandshakeQueue } from './handshake-queue';
 import { HandshakeRateLimiter, handshakeSourceKey } from './ratelimiter';
 import { REKEY_JITTER_RANGE, TimerKind } from './timers';
 
@@ -58,6 +59,13 @@ export interface DeviceIo {
   /** `sent` reports whether it really left (a failed send is not counted as transmitted). */
   sendDatagram(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void;
   writeToTun(packet: Uint8Array): void;
+  /**
+   * Asks for a call to processHandshakes() soon: after the datagrams already received
+   * have been handed over, and after other pending work (node: setImmediate). Handshake
+   * messages wait in a queue until then; how fast it drains decides whether we are
+   * under load (handshake-queue.ts). A host may also call processHandshakes() at once.
+   */
+  scheduleHandshakes(): void;
 }
 
 /** Things a host may want to hear about (logs, ubus/MQTT events, DNS). */
@@ -83,10 +91,12 @@ interface IndexEntry {
   keypair: Keypair | undefined;
 }
 
-/** Handshake messages per second above which we consider ourselves under load. */
-const UNDER_LOAD_THRESHOLD = 128;
-/** Once under load, stay so for this long (as wireguard-go's UnderLoadAfterTime). */
-const UNDER_LOAD_HOLD = 1000;
+/**
+ * processHandshakes() works this long (clock milliseconds), then lets the host run
+ * other work, transport data above all, before the next batch. Short enough that a
+ * flood of handshakes adds little latency to data, long enough for a few handshakes.
+ */
+const HANDSHAKE_TURN_BUDGET_MS = 2;
 /** Minimum interval between two re-resolutions of a peer's endpoint host. */
 const RESOLVE_INTERVAL = 15_000;
 
@@ -111,9 +121,7 @@ export class Device {
    * replies per source are limited like initiations.
    */
   private readonly cookieReplyLimiter = new HandshakeRateLimiter({ perSecond: INITIATIONS_PER_SECOND });
-  private loadWindowStart = -Infinity;
-  private loadWindowCount = 0;
-  private underLoadUntil = -Infinity;
+  private readonly handshakeQueue = new HandshakeQueue();
   private isUp = false;
 
   constructor(options: DeviceOptions) {
@@ -240,6 +248,7 @@ export class Device {
       peer.timers.disarmAll();
       peer.staged = [];
     }
+    this.handshakeQueue.clear();
   }
 
   // ---------------------------------------------------------------- outgoing: TUN → UDP
@@ -370,14 +379,34 @@ export class Device {
       case MessageType.TransportData:
         return this.receiveTransport(datagram, from);
       case MessageType.HandshakeInitiation:
-        return this.receiveInitiation(datagram, from);
       case MessageType.HandshakeResponse:
-        return this.receiveResponse(datagram, from);
+        return this.queueHandshake(datagram, from);
       case MessageType.CookieReply:
         return this.receiveCookieReply(datagram);
       default:
         return this.drop('malformedMessage');
     }
+  }
+
+  /** Handshake messages wait for processHandshakes(); the datagram is kept, not copied. */
+  private queueHandshake(message: Uint8Array, from: Endpoint): void {
+    if (!this.handshakeQueue.push(message, from)) return this.drop('handshakeQueueFull');
+    if (this.handshakeQueue.length === 1) this.io.scheduleHandshakes();
+  }
+
+  /**
+   * Consumes queued handshake messages, oldest first, for up to HANDSHAKE_TURN_BUDGET_MS
+   * (at least one); if some remain, asks the host to call again after other work.
+   */
+  processHandshakes(): void {
+    const start = this.clock.now();
+    do {
+      const next = this.handshakeQueue.shift();
+      if (!next) return;
+      if (next.message[0] === MessageType.HandshakeInitiation) this.receiveInitiation(next.message, next.from);
+      else this.receiveResponse(next.message, next.from);
+    } while (this.clock.now() - start < HANDSHAKE_TURN_BUDGET_MS);
+    if (this.handshakeQueue.length > 0) this.io.scheduleHandshakes();
   }
 
   private receiveTransport(message: Uint8Array, from: Endpoint): void {
@@ -449,7 +478,7 @@ export class Device {
       return false;
     }
     const now = this.clock.now();
-    if (!this.underLoad(now)) return true;
+    if (!this.handshakeQueue.underLoad(now)) return true;
     const address = parseIp(from.address);
     const source = sourceBytes(address?.bytes, from.port);
     if (!this.cookieChecker.checkMac2(message, source, now)) {
@@ -466,15 +495,6 @@ export class Device {
       return false;
     }
     return true;
-  }
-
-  private underLoad(now: number): boolean {
-    if (now - this.loadWindowStart >= 1000) {
-      this.loadWindowStart = now;
-      this.loadWindowCount = 0;
-    }
-    if (++this.loadWindowCount > UNDER_LOAD_THRESHOLD) this.underLoadUntil = now + UNDER_LOAD_HOLD;
-    return now < this.underLoadUntil;
   }
 
   private receiveInitiation(message: Uint8Array, from: Endpoint): void {

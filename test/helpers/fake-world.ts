@@ -30,6 +30,11 @@ export interface Node {
   endpoint: Endpoint;
   tun: Uint8Array[];
   sent: { datagram: Uint8Array; to: Endpoint }[];
+  /**
+   * Leave handshake messages queued until the test calls device.processHandshakes(),
+   * as a host does while busy: how a test puts a device under load.
+   */
+  deferHandshakes?: boolean;
 }
 
 /** Carries datagrams between nodes by address:port. Datagrams can be intercepted or dropped. */
@@ -53,6 +58,10 @@ export class FakeNetwork {
           sent?.(null, datagram.length);
         },
         writeToTun: (packet) => node.tun.push(packet.slice()),
+        // At once, unless the test builds a backlog (node.deferHandshakes) and drains it itself.
+        scheduleHandshakes: () => {
+          if (!node.deferHandshakes) node.device.processHandshakes();
+        },
       },
     });
     this.nodes.set(`${address}|${port}`, node);

@@ -10,6 +10,7 @@ import {
   REKEY_TIMEOUT,
 } from '../../src/protocol/constants';
 import { nativeCrypto } from '../../src/platform/node/native-crypto';
+import { HANDSHAKE_QUEUE_CAPACITY, UNDER_LOAD_HOLD_MS, UNDER_LOAD_QUEUE_LENGTH } from '../../src/device/handshake-queue';
 
 const typesSent = (node: { sent: { datagram: Uint8Array }[] }) => node.sent.map((s) => s.datagram[0]);
 
@@ -192,10 +193,15 @@ test('roaming: the endpoint follows the latest authenticated packet', () => {
 
 test('under load, initiations without a cookie get a cookie reply, and the cookie lets them through', () => {
   const { net, a, b, peerB } = twoPeers();
-  // Push B over the load threshold with junk that still has to pass mac1: replayed copies of a real initiation.
+  // Give B a backlog of junk that still has to pass mac1 (replayed copies of a real
+  // initiation), queued while it was busy, as under a flood.
   a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2'));
   const initiation = a.sent[0]!.datagram;
+  b.deferHandshakes = true;
   for (let i = 0; i < 200; i++) b.device.handleDatagram(initiation, { family: 4, address: '203.0.113.9', port: 1000 + i });
+  assert.equal(b.device.drops.counts.cookieReplySent, 0, 'nothing is answered while queued');
+  b.device.processHandshakes();
+  b.deferHandshakes = false;
   assert.ok(b.device.drops.counts.cookieReplySent > 0, 'cookie replies were sent under load');
   // Now A's next attempt: B answers with a cookie reply, A stores it, and the retry carries mac2.
   net.deliver();
@@ -248,4 +254,69 @@ test('a peer configured by host name is re-resolved while its handshakes fail, e
   assert.ok(requests.length >= 2, `re-resolution requested repeatedly (${requests.length})`);
   assert.ok(requests[0]! - start <= REKEY_TIMEOUT + 1000, 'first request once the first initiation went unanswered');
   assert.ok(requests[1]! - requests[0]! >= 15_000, 'at most one request per 15 s');
+});
+
+// ---------------------------------------------------------------- the handshake queue and "under load"
+
+/** B's counters after `count` copies of one real initiation (valid mac1, a replay once consumed). */
+function replayedInitiations(count: number, opts: { queued: boolean }) {
+  const world = twoPeers();
+  const { net, a, b } = world;
+  a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2'));
+  net.deliver();
+  const initiation = a.sent.find((s) => s.datagram[0] === MessageType.HandshakeInitiation)!.datagram;
+  b.deferHandshakes = opts.queued;
+  for (let i = 0; i < count; i++) {
+    if (!opts.queued) net.clock.advance(2); // spread over the second, each consumed as it comes
+    b.device.handleDatagram(initiation, { family: 4, address: '203.0.113.9', port: 1000 + i });
+  }
+  return { ...world, initiation };
+}
+
+test('a responder that keeps up is not under load, however many handshake messages a second', () => {
+  // 400 in 0.8 s, each consumed before the next arrives (wireguard-go and Linux agree: load is a backlog).
+  const { b } = replayedInitiations(400, { queued: false });
+  assert.equal(b.device.drops.counts.cookieReplySent, 0);
+  assert.equal(b.device.drops.counts.replayedInitiation + b.device.drops.counts.initiationFlood, 400, 'all consumed');
+});
+
+test('under load from a backlog of an eighth of the queue behind a message, and for one second after', () => {
+  const calm = replayedInitiations(UNDER_LOAD_QUEUE_LENGTH, { queued: true });
+  calm.b.device.processHandshakes();
+  assert.equal(calm.b.device.drops.counts.cookieReplySent, 0, `${UNDER_LOAD_QUEUE_LENGTH - 1} behind the first is no load`);
+
+  const { net, b, initiation } = replayedInitiations(UNDER_LOAD_QUEUE_LENGTH + 1, { queued: true });
+  b.device.processHandshakes();
+  const replies = b.device.drops.counts.cookieReplySent;
+  assert.ok(replies > 0, `${UNDER_LOAD_QUEUE_LENGTH} behind the first is load`);
+  // The queue is empty now, but a message without mac2 still gets a cookie within the second...
+  b.deferHandshakes = false;
+  net.clock.advance(UNDER_LOAD_HOLD_MS - 10);
+  b.device.handleDatagram(initiation, { family: 4, address: '203.0.113.10', port: 1 });
+  assert.equal(b.device.drops.counts.cookieReplySent, replies + 1);
+  // ...and is consumed after it.
+  net.clock.advance(20);
+  const replayed = b.device.drops.counts.replayedInitiation;
+  b.device.handleDatagram(initiation, { family: 4, address: '203.0.113.11', port: 1 });
+  assert.equal(b.device.drops.counts.cookieReplySent, replies + 1);
+  assert.equal(b.device.drops.counts.replayedInitiation, replayed + 1);
+});
+
+test('beyond the queue capacity handshake messages are dropped and counted', () => {
+  const { b } = replayedInitiations(HANDSHAKE_QUEUE_CAPACITY + 10, { queued: true });
+  assert.equal(b.device.drops.counts.handshakeQueueFull, 10);
+  b.device.processHandshakes();
+  assert.equal(b.device.drops.total(), HANDSHAKE_QUEUE_CAPACITY + 10, 'every message counted exactly once');
+});
+
+test('processHandshakes works for a bounded time, then leaves the rest for the next turn', () => {
+  const { net, b } = replayedInitiations(20, { queued: true });
+  const clock = net.clock;
+  clock.now = () => (clock.monotonic += 0.5); // each look at the clock: half a millisecond later
+  const consumed = () => b.device.drops.counts.replayedInitiation + b.device.drops.counts.initiationFlood;
+  b.device.processHandshakes();
+  const first = consumed();
+  assert.ok(first >= 1 && first < 20, `one turn consumed ${first} of 20`);
+  while (consumed() < 20) b.device.processHandshakes();
+  assert.equal(consumed(), 20, 'later turns consume the rest, oldest first');
 });

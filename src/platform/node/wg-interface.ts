@@ -77,6 +77,8 @@ export class WgInterface {
       io: {
         sendDatagram: (datagram, to, sent) => this.udp?.send(datagram, to, sent),
         writeToTun: (packet) => this.tun?.write(packet),
+        // After this turn's reads: what arrives meanwhile queues, and the queue shows a backlog.
+        scheduleHandshakes: () => setImmediate(this.processHandshakes),
       },
       events: {
         log: (level, message) => log(level, `${this.name}: ${message}`),
@@ -92,6 +94,10 @@ export class WgInterface {
       },
     });
   }
+
+  private readonly processHandshakes = (): void => {
+    if (!this.stopped) this.device.processHandshakes();
+  };
 
   /** Brings the interface up: TUN, addresses, routes, UDP port, peers. */
   static async start(settings: InterfaceSettings, options: InterfaceOptions): Promise<WgInterface> {
