@@ -400,13 +400,17 @@ export class Device {
    */
   processHandshakes(): void {
     const start = this.clock.now();
-    do {
-      const next = this.handshakeQueue.shift();
-      if (!next) return;
-      if (next.message[0] === MessageType.HandshakeInitiation) this.receiveInitiation(next.message, next.from);
-      else this.receiveResponse(next.message, next.from);
-    } while (this.clock.now() - start < HANDSHAKE_TURN_BUDGET_MS);
-    if (this.handshakeQueue.length > 0) this.io.scheduleHandshakes();
+    try {
+      do {
+        const next = this.handshakeQueue.shift();
+        if (!next) return;
+        if (next.message[0] === MessageType.HandshakeInitiation) this.receiveInitiation(next.message, next.from);
+        else this.receiveResponse(next.message, next.from);
+      } while (this.clock.now() - start < HANDSHAKE_TURN_BUDGET_MS);
+    } finally {
+      // Even if a message threw: the queue must not stall (only an empty one schedules itself).
+      if (this.handshakeQueue.length > 0) this.io.scheduleHandshakes();
+    }
   }
 
   private receiveTransport(message: Uint8Array, from: Endpoint): void {
