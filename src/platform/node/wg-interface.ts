@@ -12,6 +12,7 @@ import type { Endpoint, TunDevice, UdpTransport } from '../types';
 import { systemClock } from './clock';
 import { addAddress, addRoute, runIpBatch, setLinkUp } from './ip-config';
 import { openTun } from './tun-backend';
+import { startBufferCollector } from './buffer-collector';
 import { openUdpTransport, rebind } from './udp';
 
 export interface PeerSettings {
@@ -138,6 +139,7 @@ export class WgInterface {
     if (this.options.routeAllowedIps ?? true) await this.addRoutes(settings);
 
     this.ticker = setInterval(() => device.tick(), TICK_INTERVAL_MS);
+    startBufferCollector((m) => log('warn', m)); // once per process (see buffer-collector.ts)
     device.up();
     log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${this.options.crypto.name}`);
   }

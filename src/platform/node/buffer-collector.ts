@@ -1,0 +1,86 @@
+/**
+ * A full garbage collection when dead packet buffers pile up off the JS heap.
+ *
+ * Every packet node hands us, and every datagram we send, is an ArrayBuffer whose
+ * bytes live outside V8's heap. Most die young and are freed at the next scavenge.
+ * The few alive at two scavenges in a row (in flight in a socket or pipe queue
+ * when the young generation fills) are moved to the old generation, and when they
+ * die there their bytes wait for a full mark-compact. V8 starts one for
+ * off-heap memory only about 64 MiB after the last, and the old generation
+ * itself grows slowly (a buffer's JS object is ~100 bytes), so under steady
+ * traffic that wait is many minutes, and glibc keeps the memory it handed out:
+ * RSS grew by ~0.3 MiB a minute in a 20-minute soak of the sending site
+ * (docs/performance.md), with `arrayBuffers` in process.memoryUsage() at 11 MiB
+ * of which almost all was garbage.
+ *
+ * So every few seconds this looks at `arrayBuffers` and, above a bound, asks V8
+ * for the collection it would do later anyway: 7-12 ms on wgts's ~8 MiB heap,
+ * every few minutes at 100 Mbit/s. The bound, 4 MiB, is about twice what a site
+ * under traffic holds live (0.3-2.5 MiB); live buffers beyond it (a backed-up TUN
+ * queue holds up to 4 MiB) raise it, so a busy daemon does not collect in a loop.
+ * Not found: which buffers get promoted. Receiving sites stopped accumulating
+ * once nothing per packet outlived its turn (frame-writer.ts); sending sites
+ * still do, from about minute 8, with or without V8's allocation-site pretenuring.
+ */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+
+/** Collect when this much ArrayBuffer memory exists... */
+export const COLLECT_ABOVE_BYTES = 4 * 1024 * 1024;
+/** ...or twice what survived the last collection, if that is more. */
+const LIVE_FACTOR = 2;
+const CHECK_INTERVAL_MS = 5000;
+
+export interface BufferCollectorOptions {
+  /** Bytes of ArrayBuffer memory, live or dead (node: process.memoryUsage().arrayBuffers). */
+  arrayBufferBytes: () => number;
+  /** A full collection. */
+  collect: () => void;
+}
+
+/** Decides, at each check, whether a collection is due. One per process. */
+export class BufferCollector {
+  private bound = COLLECT_ABOVE_BYTES;
+  collections = 0;
+
+  constructor(private readonly options: BufferCollectorOptions) {}
+
+  /** Collects if the bound is passed; returns whether it did. */
+  check(): boolean {
+    if (this.options.arrayBufferBytes() <= this.bound) return false;
+    this.options.collect();
+    this.collections++;
+    this.bound = Math.max(COLLECT_ABOVE_BYTES, LIVE_FACTOR * this.options.arrayBufferBytes());
+    return true;
+  }
+}
+
+/**
+ * V8's full-collection function. Node offers it only with --expose-gc at start-up;
+ * the flag set at run time makes V8 install `gc` in contexts created afterwards.
+ * Undefined where that does not work.
+ */
+export function fullCollectionFunction(): (() => void) | undefined {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let running: NodeJS.Timeout | undefined;
+
+/** Starts the process's collector (once; the timer does not keep node alive). */
+export function startBufferCollector(log?: (msg: string) => void): void {
+  if (running) return;
+  const collect = fullCollectionFunction();
+  if (!collect) {
+    log?.('cannot request garbage collections; dead packet buffers wait for V8');
+    return;
+  }
+  const collector = new BufferCollector({ arrayBufferBytes: () => process.memoryUsage().arrayBuffers, collect });
+  running = setInterval(() => collector.check(), CHECK_INTERVAL_MS);
+  running.unref();
+}
