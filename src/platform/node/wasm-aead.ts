@@ -112,8 +112,8 @@ class WasmTransportCipher implements TransportCipher {
     const status = s._crypto_aead_chacha20poly1305_ietf_decrypt_detached(a.message, 0, a.message, length, 0, a.tag, 0, 0, 0, a.nonce, this.key);
     let plain: Uint8Array | undefined;
     if (status === 0) {
-      // In place, into the datagram the caller owns: no buffer per packet (see
-      // TransportCipher.open), and nothing of it left to outlive the packet.
+      // In place, over the ciphertext in the datagram the caller owns: no buffer
+      // per packet (see TransportCipher.open).
       plain = sealed.subarray(0, length);
       plain.set(heap.subarray(a.message, a.message + length));
     }
