@@ -41,16 +41,25 @@ export interface BufferCollectorOptions {
 /** Decides, at each check, whether a collection is due. One per process. */
 export class BufferCollector {
   private bound = COLLECT_ABOVE_BYTES;
+  private collectedAtLastCheck = false;
   collections = 0;
 
   constructor(private readonly options: BufferCollectorOptions) {}
 
   /** Collects if the bound is passed; returns whether it did. */
   check(): boolean {
-    if (this.options.arrayBufferBytes() <= this.bound) return false;
+    const bytes = this.options.arrayBufferBytes();
+    if (this.collectedAtLastCheck) {
+      // V8 frees dead backing stores on a background thread after a collection, so
+      // only now, a check later, does the figure show what survived it.
+      this.collectedAtLastCheck = false;
+      this.bound = Math.max(COLLECT_ABOVE_BYTES, LIVE_FACTOR * bytes);
+      return false;
+    }
+    if (bytes <= this.bound) return false;
     this.options.collect();
     this.collections++;
-    this.bound = Math.max(COLLECT_ABOVE_BYTES, LIVE_FACTOR * this.options.arrayBufferBytes());
+    this.collectedAtLastCheck = true;
     return true;
   }
 }
