@@ -9,7 +9,7 @@
  * off-heap memory only about 64 MiB after the last, and the old generation
  * itself grows slowly (a buffer's JS object is ~100 bytes), so under steady
  * traffic that wait is many minutes, and glibc keeps the memory it handed out:
- * RSS grew by ~0.3 MiB a minute in a 20-minute soak of the sending site
+ * RSS grew by ~1 MiB a minute in a 20-minute soak of the sending site
  * (docs/performance.md), with `arrayBuffers` in process.memoryUsage() at 11 MiB
  * of which almost all was garbage.
  *
