@@ -91,6 +91,11 @@ export interface FloodRole {
   targetPublicKey: string;
   /** Initiations per second over all sources. */
   rate: number;
+  /**
+   * Initiations sent back to back, at intervals that keep `rate` (default: paced every 2 ms).
+   * A flood that arrives in bursts builds a backlog at the responder however fast its CPU is.
+   */
+  burst?: number;
   durationMs: number;
 }
 
@@ -411,6 +416,7 @@ async function flood(cfg: FloodRole): Promise<void> {
     if (err) stats.sendErrors++;
   };
   const start = Date.now();
+  const interval = cfg.burst ? Math.max(2, (cfg.burst / cfg.rate) * 1000) : 2;
   let queued = 0;
   await new Promise<void>((resolve) => {
     const step = () => {
@@ -436,7 +442,7 @@ async function flood(cfg: FloodRole): Promise<void> {
         source.socket.send(d, cfg.target.port, cfg.target.address, onSent);
         stats.sent++;
       }
-      setTimeout(step, 2);
+      setTimeout(step, interval);
     };
     step();
   });
