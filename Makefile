@@ -77,9 +77,10 @@ soak: system-deps build build/bench/soak.cjs
 # src/platform/node/tun-backend.ts). Plain C, libc only.
 tun-helper: $(HELPER)
 
-$(HELPER): src/platform/node/tun-pipe-helper.c
+HELPER_SOURCES := src/platform/node/tun-pipe-helper.c src/platform/node/tun-offload.c
+$(HELPER): $(HELPER_SOURCES) src/platform/node/tun-offload.h
 	@mkdir -p dist
-	$(CC) -O2 -Wall -Wextra -o $@ $<
+	$(CC) -O2 -Wall -Wextra -o $@ $(HELPER_SOURCES)
 
 # An opkg package for OpenWrt, built without the SDK (recipe: package/wgts/Makefile).
 ipk: build
