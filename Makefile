@@ -67,6 +67,16 @@ build/bench/soak.cjs: $(wildcard bench/*.ts) $(TESTS) $(SOURCES) deps
 	$(ESBUILD) bench/soak.ts --bundle --platform=node --target=node18 --format=cjs \
 	  --outfile=$@ --log-level=warning
 
+build/bench/ab.cjs: $(wildcard bench/*.ts) $(TESTS) $(SOURCES) deps
+	$(ESBUILD) bench/ab.ts --bundle --platform=node --target=node18 --format=cjs \
+	  --outfile=$@ --log-level=warning
+
+# One wgts change against its baseline, alternating (see bench/ab.ts), e.g.
+#   make bench-ab AB_ARGS="--a WGTS_TUN_OFFLOAD=1 --b WGTS_TUN_OFFLOAD=0"
+.PHONY: bench-ab
+bench-ab: system-deps build build/bench/ab.cjs
+	$(NODE) build/bench/ab.cjs $(AB_ARGS)
+
 # RSS of both sites of a tunnel under steady traffic, wgts beside wireguard-go:
 # 10 minutes by default; more options through SOAK_ARGS (see bench/soak.ts).
 .PHONY: soak
