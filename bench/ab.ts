@@ -5,6 +5,7 @@
  *
  *   node build/bench/ab.cjs --a NAME=VALUE [--a ...] --b NAME=VALUE [--b ...] [--rounds N] [--seconds S]
  *   e.g. node build/bench/ab.cjs --a WGTS_TUN_OFFLOAD=1 --b WGTS_TUN_OFFLOAD=0
+ *        node build/bench/ab.cjs --a WGTS_BUNDLE=dist/wgts.js --b WGTS_BUNDLE=/elsewhere/dist/wgts.js
  *
  * Each round starts a fresh two-namespace tunnel per variant (order alternating: ab, ba,
  * ab, ...), runs iperf3 TCP A→B then B→A for --seconds (default 8) and reads the CPU time
@@ -66,7 +67,8 @@ function parseArgs(argv: readonly string[]): Options {
 async function measure(env: Record<string, string>, seconds: number): Promise<Run> {
   const net = await createTwoSiteNetwork();
   try {
-    const options = { env };
+    // WGTS_BUNDLE in a variant's environment picks that variant's build (and the wgts-tun beside it).
+    const options = { env, ...(env.WGTS_BUNDLE ? { bundle: env.WGTS_BUNDLE } : {}) };
     const [ka, kb] = await Promise.all([genKeyPair(), genKeyPair()]);
     const a = await startWgts(net, net.a.ns, uniqueIfname('aba'), {
       privateKey: ka.privateKey, listenPort: PORT, mtu: MTU, addresses: ['10.97.0.1/24'],

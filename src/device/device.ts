@@ -56,7 +56,10 @@ import { REKEY_JITTER_RANGE, TimerKind } from './timers';
 
 /** How the device acts on the world. */
 export interface DeviceIo {
-  /** `sent` reports whether it really left (a failed send is not counted as transmitted). */
+  /**
+   * `sent` reports whether it really left (a failed send is not counted as transmitted).
+   * `datagram` may be reused once this returns: copy it to keep it.
+   */
   sendDatagram(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void;
   writeToTun(packet: Uint8Array): void;
   /**
@@ -122,6 +125,8 @@ export class Device {
    */
   private readonly cookieReplyLimiter = new HandshakeRateLimiter({ perSecond: INITIATIONS_PER_SECOND });
   private readonly handshakeQueue = new HandshakeQueue();
+  /** Reused for every outgoing transport message (see transportMessage). */
+  private sendBuffer = new Uint8Array(2048);
   private isUp = false;
 
   constructor(options: DeviceOptions) {
@@ -308,7 +313,7 @@ export class Device {
     const length = packet.length;
     // Pad to a multiple of 16 to hide lengths, but never beyond the MTU (whitepaper §5.4.6).
     const padded = length === 0 ? 0 : Math.max(length, Math.min((length + 15) & ~15, this.mtu));
-    const message = new Uint8Array(TRANSPORT_HEADER_LENGTH + padded + 16);
+    const message = this.transportMessage(TRANSPORT_HEADER_LENGTH + padded + 16);
     writeHeader(message, MessageType.TransportData);
     writeU32(message, Transport.receiver, keypair.remoteIndex);
     const counter = keypair.sendCounter++;
@@ -318,6 +323,15 @@ export class Device {
     peer.timers.anyAuthenticatedPacketTraversal(now);
     peer.timers.anyAuthenticatedPacketSent();
     if (length !== 0) peer.timers.dataSent(now);
+  }
+
+  /**
+   * The bytes of an outgoing transport message: one buffer reused for every packet (the io
+   * copies what it keeps), so sending allocates nothing. Every byte is written before use.
+   */
+  private transportMessage(length: number): Uint8Array {
+    if (this.sendBuffer.length < length) this.sendBuffer = new Uint8Array(Math.max(length, 2048));
+    return this.sendBuffer.subarray(0, length);
   }
 
   /** Rekey when the session is old or heavily used (only the initiator rekeys on age). */

@@ -28,6 +28,7 @@ export interface UdpTransport {
   /**
    * Queues a datagram. `sent`, if given, learns the outcome (Node's dgram
    * callback shape): only datagrams that really left count as transmitted.
+   * `datagram` is the caller's again when send returns (the transport copies it).
    */
   send(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void;
   onDatagram(handler: (datagram: Uint8Array, from: Endpoint) => void): void;

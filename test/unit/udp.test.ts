@@ -134,3 +134,38 @@ test('send after close is a no-op, not an exception', async () => {
   transport.close();
   transport.send(new Uint8Array([1]), { family: 4, address: '127.0.0.1', port: 9 });
 });
+
+test('the caller may reuse its buffer as soon as send returns', async () => {
+  const a = await openUdpTransport({ port: 0 });
+  const b = await openUdpTransport({ port: 0 });
+  try {
+    const count = 300;
+    const received = new Set<string>();
+    const all = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${received.size} of ${count} datagrams within 5 s`)), 5000);
+      b.onDatagram((datagram) => {
+        received.add(Buffer.from(datagram).toString());
+        if (received.size === count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const scratch = new Uint8Array(64);
+    let sent = 0;
+    for (let i = 0; i < count; i++) {
+      const text = new TextEncoder().encode(`datagram ${i}`.padEnd(64, '.'));
+      scratch.set(text);
+      a.send(scratch, { family: 4, address: '127.0.0.1', port: b.port }, (err) => {
+        if (!err) sent++;
+      });
+      scratch.fill(0x21); // overwritten before the socket has sent it
+    }
+    await all;
+    for (let i = 0; i < count; i++) assert.ok(received.has(`datagram ${i}`.padEnd(64, '.')), `datagram ${i} arrived intact`);
+    assert.equal(sent, count, 'every send reported');
+  } finally {
+    a.close();
+    b.close();
+  }
+});

@@ -5,6 +5,7 @@
  */
 import dgram from 'node:dgram';
 import type { Endpoint, SendCallback, UdpTransport } from '../types';
+import { SendRing } from './send-ring';
 
 export interface UdpTransportOptions {
   /** 0 picks a free port (the same one for both families). */
@@ -32,6 +33,9 @@ export function endpointFromRemote(rinfo: dgram.RemoteInfo): Endpoint {
 class NodeUdpTransport implements UdpTransport {
   handler: DatagramHandler | undefined;
   private closed = false;
+  /** The callers' datagrams are theirs only during send(); ours wait here until sent. */
+  private readonly ringV4 = new SendRing();
+  private readonly ringV6 = new SendRing();
 
   constructor(
     readonly port: number,
@@ -54,13 +58,14 @@ class NodeUdpTransport implements UdpTransport {
       this.log(`udp: no IPv6 socket, dropping datagram to [${to.address}]:${to.port}`);
       return sent?.(new Error('no IPv6 socket'), 0);
     }
-    socket.send(datagram, to.port, to.address, sent ?? this.onSent);
+    const ring = to.family === 4 ? this.ringV4 : this.ringV6;
+    const copy = ring.copy(datagram);
+    socket.send(copy, to.port, to.address, (err: Error | null, bytes: number) => {
+      ring.release(copy);
+      if (sent) sent(err, bytes);
+      else if (err) this.log(`udp: send failed: ${err.message}`);
+    });
   }
-
-  // One shared callback: no closure per packet on the hot path.
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.log(`udp: send failed: ${err.message}`);
-  };
 
   onDatagram(handler: DatagramHandler): void {
     this.handler = handler;
