@@ -280,6 +280,15 @@ test('splitting: CWR stays on the first segment, FIN and PSH go to the last, IDs
   }
 });
 
+test('the largest IPv6 super-packet (65,535 bytes after its header) splits whole', () => {
+  const superPacket = tcpPacket({ v6: true, seq: 1, payload: 65_535 - 32 });
+  assert.equal(superPacket.length, 65_575);
+  const segments = split({ flags: VIRTIO.NEEDS_CSUM, gsoType: VIRTIO.GSO_TCPV6, hdrLen: 72, gsoSize: 1348, csumStart: 40, csumOffset: 16 }, superPacket);
+  assert.equal(segments.length, Math.ceil((65_535 - 32) / 1348));
+  for (const s of segments) assert.ok(transportChecksumValid(s, true));
+  assert.deepEqual(Buffer.concat(segments.map((s) => s.subarray(72))), superPacket.subarray(72));
+});
+
 test('a packet whose checksum the kernel left partial gets it completed (UDP and TCP)', () => {
   const udp = Buffer.alloc(20 + 8 + 333);
   udp[0] = 0x45;
@@ -318,6 +327,8 @@ test('malformed offload requests are dropped, not passed on', () => {
     ['TCP header not where IPv4 says', { ...tso, csumStart: 24 }, p],
     ['IPv6 type for an IPv4 packet', { ...tso, gsoType: VIRTIO.GSO_TCPV6 }, p],
     ['headers only', tso, p.subarray(0, 52)],
+    ['longer than any IP packet can be', tso, Buffer.concat([p, Buffer.alloc(65_576 - p.length)])],
+    ['too long for a frame, without segmentation', {}, Buffer.concat([p, Buffer.alloc(65_536 - p.length)])],
   ];
   for (const [name, header, packet] of dropped) assert.deepEqual(split(header, packet), [], name);
 });

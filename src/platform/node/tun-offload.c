@@ -93,8 +93,9 @@ static int complete_checksum(const struct virtio_net_hdr *h, unsigned char *pack
 size_t offload_split(const struct virtio_net_hdr *h, unsigned char *packet, size_t len,
                      unsigned char *out, size_t room) {
 	unsigned gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-	if (len == 0 || len > MAX_IP_PACKET) return 0;
+	if (len == 0 || len > MAX_SUPER_PACKET) return 0;
 	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+		if (len > MAX_IP_PACKET) return 0; /* does not fit a frame's length */
 		if (room < 2 + len) return (size_t)-1;
 		if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && complete_checksum(h, packet, len) < 0) return 0;
 		put16(out, (unsigned)len);

@@ -11,6 +11,8 @@
 
 #define VNET_HDR_LEN sizeof(struct virtio_net_hdr)
 #define MAX_IP_PACKET 65535
+/* The largest super-packet: IPv6's 16-bit payload length after its 40-byte header. */
+#define MAX_SUPER_PACKET (65535 + 40)
 
 /*
  * One packet read from a TUN opened with IFF_VNET_HDR (header, then the IP packet) becomes

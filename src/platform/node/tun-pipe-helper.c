@@ -43,8 +43,9 @@
 /* Room for a flush's worth and then one super-packet split at a small MSS. */
 static unsigned char out[OUT_FLUSH + 192 * 1024];
 static unsigned char in[256 * 1024];
-/* One packet read with its virtio header, when offloads are on. */
-static unsigned char rx[VNET_HDR_LEN + MAX_PACKET];
+/* One packet read with its virtio header, when offloads are on; one byte more than the
+ * largest, so that an oversized one shows as such (and is dropped) instead of truncated. */
+static unsigned char rx[VNET_HDR_LEN + MAX_SUPER_PACKET + 1];
 static struct coalescer run;
 
 /* The TUN carries virtio headers (IFF_VNET_HDR) ... */
