@@ -37,21 +37,9 @@ import {
   writeU32,
 } from '../../src/protocol/messages';
 import { COUNTER_WINDOW_SIZE } from '../../src/protocol/replay';
+import { prng } from '../helpers/prng';
 
 // ---------------------------------------------------------------------------- helpers
-
-/** xorshift32, so a failing run can be repeated from its seed. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 const ofType = (node: Node, type: number) => node.sent.map((s) => s.datagram).filter((d) => d[0] === type);
 const dataMessages = (node: Node) => ofType(node, MessageType.TransportData);

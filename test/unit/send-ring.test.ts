@@ -6,19 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SendRing } from '../../src/platform/node/send-ring';
-
-/** xorshift32: reproducible runs. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
+import { prng } from '../helpers/prng';
 
 function datagram(n: number, fill: number): Uint8Array {
   const d = new Uint8Array(n);

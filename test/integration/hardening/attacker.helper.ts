@@ -30,6 +30,7 @@ import {
   TRANSPORT_MIN_LENGTH,
   writeU32,
 } from '../../../src/protocol/messages';
+import { prng } from '../../helpers/prng';
 
 export interface Impairment {
   /** Probabilities in 0..1, as netem's percentages. */
@@ -116,19 +117,6 @@ function print(value: unknown): void {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
-
-/** xorshift32: reproducible choices from a printed seed. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 function bindSocket(type: 'udp4' | 'udp6', address?: string, port = 0): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
