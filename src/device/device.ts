@@ -258,7 +258,8 @@ export class Device {
 
   // ---------------------------------------------------------------- outgoing: TUN → UDP
 
-  /** An IP packet read from the TUN device: route it to a peer and send it encrypted. */
+  /** An IP packet read from the TUN device: route it to a peer and send it encrypted. The
+   *  packet is the caller's again when this returns (what waits for a handshake is copied). */
   handleTunPacket(packet: Uint8Array): void {
     const version = ipVersion(packet);
     let peer: Peer | undefined;
@@ -281,12 +282,13 @@ export class Device {
     this.sendStaged(peer);
   }
 
+  /** Keeps a copy: the TUN may reuse the packet's memory once handleTunPacket returns. */
   private stage(peer: Peer, packet: Uint8Array): void {
     if (peer.staged.length >= MAX_STAGED_PACKETS) {
       peer.staged.shift();
       this.drop('stagedOverflow');
     }
-    peer.staged.push(packet);
+    peer.staged.push(packet.slice());
   }
 
   /** Sends what is queued if a session allows it, otherwise asks for a handshake. */

@@ -39,6 +39,7 @@ export interface UdpTransport {
 export interface TunDevice {
   readonly name: string;
   write(packet: Uint8Array): void;
+  /** `packet` may be a view the device reuses once the handler returns: copy it to keep it. */
   onPacket(handler: (packet: Uint8Array) => void): void;
   /** Called once if the device goes away underneath us (link deleted, bridge died). */
   onClose(handler: (reason: string) => void): void;

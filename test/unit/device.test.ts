@@ -34,6 +34,17 @@ test('first packet triggers a handshake, then data flows both ways (IPv4 and IPv
   assert.ok(peerB.txBytes > 0 && peerB.rxBytes > 0);
 });
 
+test('a packet waiting for the handshake is the device\'s copy: the TUN may reuse its memory at once', () => {
+  const { net, a, b } = twoPeers();
+  const scratch = ipv4Packet('10.0.0.1', '10.0.0.2', 200);
+  const original = scratch.slice();
+  a.device.handleTunPacket(scratch);
+  scratch.fill(0xab); // as the pipe TUN's carry buffer is, for the next straddling frame
+  net.deliver();
+  assert.equal(b.tun.length, 1);
+  assert.deepEqual(b.tun[0], original);
+});
+
 test('the pre-shared key is mixed in: matching PSKs work, mismatched ones fail', () => {
   const psk = new Uint8Array(32).fill(7);
   const ok = twoPeers({ psk });

@@ -17,6 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { TunDevice } from '../types';
+import { FrameReader } from './frame-reader';
 import { FrameWriter, MAX_FRAME_PAYLOAD } from './frame-writer';
 import { setMtuOrClose } from './ip-config';
 
@@ -41,7 +42,7 @@ export class PipeTun implements TunDevice {
   private closeHandler: CloseHandler | undefined;
   private state: 'open' | 'closing' | 'lost' = 'open';
   private lostReason: string | undefined;
-  private leftover: Buffer | undefined;
+  private readonly reader = new FrameReader((packet) => this.packetHandler?.(packet));
   private readonly writer: FrameWriter;
   private readonly exited: Promise<void>;
 
@@ -51,7 +52,7 @@ export class PipeTun implements TunDevice {
     stderrTail: () => string,
     private readonly log: (msg: string) => void,
   ) {
-    helper.stdout!.on('data', (chunk: Buffer) => this.onChunk(chunk));
+    helper.stdout!.on('data', (chunk: Buffer) => this.reader.push(chunk));
     helper.stdin!.on('error', (err) => log(`tun ${name}: helper stdin: ${err.message}`));
     this.writer = new FrameWriter(helper.stdin!, MAX_QUEUED_BYTES);
     this.exited = new Promise((resolve) => {
@@ -69,23 +70,6 @@ export class PipeTun implements TunDevice {
   write(packet: Uint8Array): void {
     if (this.state !== 'open' || packet.length > MAX_FRAME_PAYLOAD) return;
     this.writer.write(packet);
-  }
-
-  /** Splits the byte stream back into packets; a frame may straddle two chunks. */
-  private onChunk(chunk: Buffer): void {
-    let data = chunk;
-    if (this.leftover) {
-      data = Buffer.concat([this.leftover, chunk]);
-      this.leftover = undefined;
-    }
-    let at = 0;
-    while (data.length - at >= 2) {
-      const length = (data[at]! << 8) | data[at + 1]!;
-      if (data.length - at - 2 < length) break;
-      this.packetHandler?.(data.subarray(at + 2, at + 2 + length));
-      at += 2 + length;
-    }
-    if (at < data.length) this.leftover = data.subarray(at);
   }
 
   onPacket(handler: PacketHandler): void {
