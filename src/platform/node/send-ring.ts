@@ -13,7 +13,8 @@
  */
 
 export class SendRing {
-  private readonly memory: Uint8Array;
+  /** Made on first use: a transport's IPv6 ring often never is. */
+  private memory: Uint8Array | undefined;
   /** Next free byte, and the start of the oldest region still held. */
   private head = 0;
   private tail = 0;
@@ -23,8 +24,10 @@ export class SendRing {
   private oldest = 0;
   private next = 0;
 
-  constructor(bytes = 256 * 1024, regions = 1024) {
-    this.memory = new Uint8Array(bytes);
+  constructor(
+    private readonly bytes = 256 * 1024,
+    regions = 1024,
+  ) {
     this.ends = new Int32Array(regions);
     this.finished = new Uint8Array(regions);
   }
@@ -39,6 +42,7 @@ export class SendRing {
     const start = datagram.length === 0 ? -1 : this.place(datagram.length);
     if (start < 0) return datagram.slice();
     const end = start + datagram.length;
+    this.memory ??= new Uint8Array(this.bytes);
     const view = this.memory.subarray(start, end);
     view.set(datagram);
     const slot = this.next++ % this.ends.length;
@@ -50,7 +54,7 @@ export class SendRing {
 
   /** The socket is done with `view` (from `copy`; a fallback copy is simply dropped). */
   release(view: Uint8Array): void {
-    if (view.buffer !== this.memory.buffer) return;
+    if (view.buffer !== this.memory?.buffer) return;
     const end = view.byteOffset + view.length;
     // Sends complete in order, so this is almost always the oldest region.
     for (let seq = this.oldest; seq < this.next; seq++) {
@@ -64,14 +68,14 @@ export class SendRing {
 
   /** Where `n` contiguous free bytes start, or -1. */
   private place(n: number): number {
-    if (n > this.memory.length || this.held === this.ends.length) return -1;
+    if (n > this.bytes || this.held === this.ends.length) return -1;
     if (this.held === 0) {
       this.head = this.tail = 0;
       return 0;
     }
     if (this.head > this.tail) {
       // Free: [head, end) and [0, tail). Wrapping leaves [head, end) unused until tail passes it.
-      if (this.memory.length - this.head >= n) return this.head;
+      if (this.bytes - this.head >= n) return this.head;
       return n < this.tail ? 0 : -1;
     }
     // head <= tail with regions held: free is [head, tail).
