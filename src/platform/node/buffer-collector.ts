@@ -18,9 +18,11 @@
  * every few minutes at 100 Mbit/s. The bound, 4 MiB, is about twice what a site
  * under traffic holds live (0.3-2.5 MiB); live buffers beyond it (a backed-up TUN
  * queue holds up to 4 MiB) raise it, so a busy daemon does not collect in a loop.
- * Not found: which buffers get promoted. Receiving sites stopped accumulating
- * once nothing per packet outlived its turn (frame-writer.ts); sending sites
- * still do, from about minute 8, with or without V8's allocation-site pretenuring.
+ * What got promoted was ours: the pipe TUN's frames held for the next write, and
+ * its read chunks kept for a frame split across two reads. Since nothing per
+ * packet outlives its turn (frame-writer.ts, frame-reader.ts, send-ring.ts),
+ * neither site comes near the bound in a soak; the collector stays as the bound
+ * on what node itself allocates per datagram (its receive buffers) and keeps.
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
