@@ -23,10 +23,9 @@ import {
   startWgts,
   uniqueIfname,
 } from '../test/helpers/netns';
-import { cpuTicks, interfacePids } from './probes';
+import { cpuTicks, interfacePids, USER_HZ } from './probes';
 import { MTU, PORT } from './sites';
 
-const USER_HZ = 100;
 const USAGE = 'usage: ab --a NAME=VALUE... --b NAME=VALUE... [--rounds N] [--seconds S]';
 
 interface Options {

@@ -54,7 +54,8 @@ export function cpuTicks(pids: readonly number[]): number {
   }
   return ticks;
 }
-const USER_HZ = 100;
+/** Clock ticks per second in /proc/PID/stat (USER_HZ: 100 on Linux). */
+export const USER_HZ = 100;
 
 /** Resident memory of an interface's processes, summed, in KiB. */
 export function interfaceRssKiB(handle: TunnelHandle): number {

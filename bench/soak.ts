@@ -33,7 +33,7 @@ import {
   wgtsBundlePath,
 } from '../test/helpers/netns';
 import type { Iperf3Result, PingResult, TunnelHandle, TwoSiteNetwork, WgInterfaceConfig, WgPeerConfig } from '../test/helpers/netns';
-import { cpuTicks, interfacePids, interfaceRssKiB } from './probes';
+import { cpuTicks, interfacePids, interfaceRssKiB, USER_HZ } from './probes';
 import { benchPeerConfigs, makeBenchPeers, MTU, PORT } from './sites';
 
 type Impl = 'wgts' | 'wireguard-go';
@@ -49,7 +49,6 @@ interface Options {
 }
 
 const PING_INTERVAL_S = 0.2;
-const USER_HZ = 100;
 const USAGE =
   'usage: soak [--minutes N] [--rate 100M] [--peers N] [--interval S] [--only wgts|wireguard-go] [--wgts-env NAME=VALUE]...';
 
