@@ -4,6 +4,9 @@ ESBUILD := node_modules/.bin/esbuild
 TSC     := node_modules/.bin/tsc
 BUNDLE  := dist/wgts.js
 HELPER  := dist/wgts-tun
+ADDON   := dist/wgts-tun.node
+# node's headers: <prefix>/include/node beside <prefix>/bin/node.
+NODE_INCLUDE ?= $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
 SOURCES := $(shell find src -name '*.ts')
 TESTS   := $(shell find test -name '*.ts')
 
@@ -21,7 +24,7 @@ deps: node_modules/.package-lock.json
 system-deps:
 	./scripts/install-system-deps.sh
 
-build: $(BUNDLE) $(HELPER)
+build: $(BUNDLE) $(HELPER) $(ADDON)
 
 # One self-contained file: node runs it with no node_modules beside it.
 $(BUNDLE): $(SOURCES) deps
@@ -85,12 +88,23 @@ soak: system-deps build build/bench/soak.cjs
 
 # The TUN helper wgts uses when it sits beside the bundle (socat otherwise; see
 # src/platform/node/tun-backend.ts). Plain C, libc only.
-tun-helper: $(HELPER)
+tun-helper: $(HELPER) $(ADDON)
 
-HELPER_SOURCES := src/platform/node/tun-pipe-helper.c src/platform/node/tun-offload.c
-$(HELPER): $(HELPER_SOURCES) src/platform/node/tun-offload.h
+TUN_C_SHARED   := src/platform/node/tun-relay.c src/platform/node/tun-offload.c
+TUN_C_HEADERS  := src/platform/node/tun-relay.h src/platform/node/tun-offload.h
+HELPER_SOURCES := src/platform/node/tun-pipe-helper.c $(TUN_C_SHARED)
+$(HELPER): $(HELPER_SOURCES) $(TUN_C_HEADERS)
 	@mkdir -p dist
 	$(CC) -O2 -Wall -Wextra -o $@ $(HELPER_SOURCES)
+
+# The same TUN code as a Node-API module loaded into node (src/platform/node/tun-addon.c),
+# which wgts prefers to the helper when it sits beside the bundle. Needs node's headers
+# (node_api.h and uv.h), which node's own packages install beside the binary.
+ADDON_SOURCES := src/platform/node/tun-addon.c $(TUN_C_SHARED)
+$(ADDON): $(ADDON_SOURCES) $(TUN_C_HEADERS)
+	@mkdir -p dist
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -DNODE_GYP_MODULE_NAME=wgts_tun \
+	  -I$(NODE_INCLUDE) -o $@ $(ADDON_SOURCES)
 
 # An opkg package for OpenWrt, built without the SDK (recipe: package/wgts/Makefile).
 ipk: build

@@ -20,7 +20,7 @@ command -v mosquitto_sub >/dev/null || need+=(mosquitto-clients)
 # The LuCI pages are tested in headless Chromium; zbarimg reads their QR codes back.
 command -v chromium >/dev/null || need+=(chromium)
 command -v zbarimg >/dev/null || need+=(zbar-tools)
-# The optional wgts-tun helper (a faster TUN backend) is compiled in its test.
+# The TUN backends wgts-tun and wgts-tun.node are C, compiled by `make build` and the tests.
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "install as root: ${need[*]}" >&2; exit 1; fi
@@ -28,4 +28,14 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   # --no-install-recommends: wireguard-tools would otherwise pull in a kernel image.
   apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# wgts-tun.node is a Node-API module: it is built against node's headers (node_api.h,
+# uv.h). Builds of node from nodejs.org carry them beside the binary; Debian's node has
+# them in libnode-dev (with uv.h from libuv1-dev).
+node_include=$(node -p "require('path').resolve(process.execPath, '../../include/node')")
+if [ ! -f "$node_include/node_api.h" ]; then
+  if [ "$(id -u)" != 0 ]; then echo "install as root: libnode-dev (node's headers)" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends libnode-dev
 fi

@@ -24,6 +24,7 @@ import {
   type TwoSiteNetwork,
   type WgInterfaceConfig,
 } from '../helpers/netns';
+import { commandsIn, maps } from '../helpers/tun-backends';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root for network namespaces';
 const PORT_A = 51820;
@@ -118,26 +119,16 @@ async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, server
 }
 
 /** The short names (comm) of the processes running in a namespace. */
-async function processesIn(net: TwoSiteNetwork, ns: string): Promise<string[]> {
-  const pids = (await net.exec(ns, ['ip', 'netns', 'pids', ns])).stdout.trim().split(/\s+/);
-  return pids.map((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    } catch {
-      return '';
-    }
-  });
-}
-
 test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
   await withNetwork(async (net, handles) => {
-    // A takes the default backend (the wgts-tun helper `make build` puts beside the
-    // bundle); B is forced onto the socat bridge, the fallback where no helper is installed.
+    // A takes the default backend (the wgts-tun.node module `make build` puts beside the
+    // bundle, loaded into node); B is forced onto the socat bridge, the fallback where
+    // neither the module nor the helper is installed (the helper: pipe-tun.test.ts).
     const { a, b } = await twoOffices(net, 'wgts', 'wgts', { socatB: true });
     handles.push(a, b);
-    const [inA, inB] = [await processesIn(net, net.a.ns), await processesIn(net, net.b.ns)];
-    assert.ok(inA.includes('wgts-tun') && !inA.includes('socat'), `A runs the helper: ${inA.join(', ')}`);
-    assert.ok(inB.includes('socat') && !inB.includes('wgts-tun'), `B runs socat: ${inB.join(', ')}`);
+    const [inA, inB] = [await commandsIn(net, net.a.ns), await commandsIn(net, net.b.ns)];
+    assert.ok(maps(a.pid, 'wgts-tun.node') && !inA.includes('wgts-tun') && !inA.includes('socat'), `A's node holds the TUN: ${inA.join(', ')}`);
+    assert.ok(inB.includes('socat') && !inB.includes('wgts-tun') && !maps(b.pid, 'wgts-tun.node'), `B runs socat: ${inB.join(', ')}`);
     // Each allowed IP got its route on the interface (installed in one `ip -batch`).
     const routes = (await net.exec(net.a.ns, ['ip', 'route', 'show', 'dev', a.ifname])).stdout
       + (await net.exec(net.a.ns, ['ip', '-6', 'route', 'show', 'dev', a.ifname])).stdout;

@@ -1,38 +1,70 @@
 /**
- * How an interface's TUN backend is chosen (src/platform/node/tun-backend.ts): the
- * wgts-tun helper beside the bundle or where its package installs it, socat otherwise,
- * and the two environment overrides.
+ * How an interface's TUN backends are chosen (src/platform/node/tun-backend.ts): the
+ * wgts-tun.node module, then the wgts-tun helper, each beside the bundle or where the
+ * package installs it, then socat; and the environment overrides.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chooseTunBackend, INSTALLED_HELPER } from '../../src/platform/node/tun-backend';
+import { chooseTunBackends, INSTALLED_ADDON, INSTALLED_HELPER } from '../../src/platform/node/tun-backend';
 
-function where(env: Record<string, string>, executables: string[], script = '/opt/wgts/dist/wgts.js') {
-  return { env, script, isExecutable: (file: string) => executables.includes(file) };
+/** `files` exist; those not ending in .node are executable too. */
+function where(env: Record<string, string>, files: string[], script = '/opt/wgts/dist/wgts.js') {
+  return {
+    env,
+    script,
+    isFile: (file: string) => files.includes(file),
+    isExecutable: (file: string) => files.includes(file) && !file.endsWith('.node'),
+  };
 }
 
-test('the helper beside the bundle wins over the installed one', () => {
-  const choice = chooseTunBackend(where({}, ['/opt/wgts/dist/wgts-tun', INSTALLED_HELPER]));
-  assert.deepEqual(choice, { kind: 'helper', path: '/opt/wgts/dist/wgts-tun', explicit: false });
+const BESIDE_ADDON = '/opt/wgts/dist/wgts-tun.node';
+const BESIDE_HELPER = '/opt/wgts/dist/wgts-tun';
+
+test('the module first, then the helper, then socat; each beside the bundle before the installed one', () => {
+  const choices = chooseTunBackends(where({}, [BESIDE_ADDON, INSTALLED_ADDON, BESIDE_HELPER, INSTALLED_HELPER]));
+  assert.deepEqual(choices.slice(0, 2), [
+    { kind: 'addon', path: BESIDE_ADDON, explicit: false },
+    { kind: 'helper', path: BESIDE_HELPER, explicit: false },
+  ]);
+  assert.equal(choices.length, 3);
+  assert.equal(choices[2]!.kind, 'socat');
+  assert.match((choices[2] as { reason: string }).reason, /could not open the device/);
 });
 
-test('the installed helper is used when none sits beside the bundle', () => {
-  const choice = chooseTunBackend(where({}, [INSTALLED_HELPER], '/usr/share/wgts/wgts.js'));
-  assert.deepEqual(choice, { kind: 'helper', path: INSTALLED_HELPER, explicit: false });
+test('the installed module and helper are used when none sits beside the bundle', () => {
+  const choices = chooseTunBackends(where({}, [INSTALLED_ADDON, INSTALLED_HELPER], '/usr/share/wgts/wgts.js'));
+  assert.deepEqual(choices.slice(0, 2), [
+    { kind: 'addon', path: INSTALLED_ADDON, explicit: false },
+    { kind: 'helper', path: INSTALLED_HELPER, explicit: false },
+  ]);
 });
 
-test('socat when no helper is executable anywhere, with the reason', () => {
-  const choice = chooseTunBackend(where({}, []));
-  assert.equal(choice.kind, 'socat');
-  assert.match((choice as { reason: string }).reason, /no wgts-tun/);
+test('a helper that is not executable is not a candidate; a module needs only to be a file', () => {
+  const choices = chooseTunBackends({ ...where({}, []), isFile: (f: string) => f === BESIDE_ADDON || f === BESIDE_HELPER, isExecutable: () => false });
+  assert.deepEqual(choices.map((c) => c.kind), ['addon', 'socat']);
 });
 
-test('WGTS_TUN_HELPER names the helper, even one that is not there (the error says so later)', () => {
-  const choice = chooseTunBackend(where({ WGTS_TUN_HELPER: '/elsewhere/tun' }, [INSTALLED_HELPER]));
-  assert.deepEqual(choice, { kind: 'helper', path: '/elsewhere/tun', explicit: true });
+test('socat alone when neither is installed anywhere, with the reason', () => {
+  const choices = chooseTunBackends(where({}, []));
+  assert.equal(choices.length, 1);
+  assert.equal(choices[0]!.kind, 'socat');
+  assert.match((choices[0] as { reason: string }).reason, /no wgts-tun\.node or wgts-tun/);
 });
 
-test('WGTS_TUN_BACKEND=socat forces socat over every helper', () => {
-  const choice = chooseTunBackend(where({ WGTS_TUN_BACKEND: 'socat', WGTS_TUN_HELPER: '/x' }, ['/opt/wgts/dist/wgts-tun', INSTALLED_HELPER]));
-  assert.equal(choice.kind, 'socat');
+test('WGTS_TUN_ADDON and WGTS_TUN_HELPER name one explicitly, even one that is not there, with no fallback', () => {
+  assert.deepEqual(chooseTunBackends(where({ WGTS_TUN_ADDON: '/elsewhere/tun.node' }, [INSTALLED_HELPER])),
+    [{ kind: 'addon', path: '/elsewhere/tun.node', explicit: true }]);
+  assert.deepEqual(chooseTunBackends(where({ WGTS_TUN_HELPER: '/elsewhere/tun' }, [INSTALLED_ADDON, INSTALLED_HELPER])),
+    [{ kind: 'helper', path: '/elsewhere/tun', explicit: true }]);
+});
+
+test('WGTS_TUN_BACKEND=helper skips every module; =socat forces socat over everything', () => {
+  const all = [BESIDE_ADDON, INSTALLED_ADDON, BESIDE_HELPER, INSTALLED_HELPER];
+  assert.deepEqual(chooseTunBackends(where({ WGTS_TUN_BACKEND: 'helper', WGTS_TUN_ADDON: '/x.node' }, all)).map((c) => c.kind), ['helper', 'socat']);
+  const forced = chooseTunBackends(where({ WGTS_TUN_BACKEND: 'socat', WGTS_TUN_HELPER: '/x', WGTS_TUN_ADDON: '/x.node' }, all));
+  assert.deepEqual(forced.map((c) => c.kind), ['socat']);
+});
+
+test('an unknown WGTS_TUN_BACKEND is an error that names the variable and the choices', () => {
+  assert.throws(() => chooseTunBackends(where({ WGTS_TUN_BACKEND: 'addon' }, [])), /WGTS_TUN_BACKEND=addon: expected socat or helper/);
 });

@@ -1,49 +1,88 @@
 /**
- * Which TUN backend an interface gets. Node cannot open a TUN device itself, so a
- * small outside program holds it:
+ * Which TUN backend an interface gets. Node cannot open a TUN device itself, so
+ * compiled code of ours holds it, or socat does:
  *
- *  - wgts-tun (tun-pipe-helper.c), the default wherever it is installed: packets
- *    cross a pipe in batches, which moves 2-2.5x the traffic of socat for a third
- *    of the bridge's CPU (docs/performance.md). It is compiled per architecture,
- *    so on a router it comes from its own small package (package/wgts-tun);
- *  - socat, the fallback that needs no compiler anywhere (PKGARCH all), one
- *    loopback datagram per packet.
+ *  - wgts-tun.node (tun-addon.c), the default wherever it is installed: a Node-API
+ *    module, so node's own event loop reads and writes the TUN. A packet through the
+ *    tunnel crosses two processes, as with wireguard-go, not four;
+ *  - wgts-tun (tun-pipe-helper.c): the same C as a helper process relaying over a
+ *    pipe, for a node the module cannot load into (no Node-API, another architecture);
+ *  - socat, the fallback that needs no compiler anywhere (PKGARCH all), one loopback
+ *    datagram per packet.
  *
- * The helper is looked for beside the running bundle first (dist/wgts-tun, which
- * `make build` produces next to dist/wgts.js), then where the package installs it.
- * WGTS_TUN_HELPER=path names a helper explicitly; WGTS_TUN_BACKEND=socat forces socat.
+ * The module and the helper are compiled per architecture, so on a router they come
+ * from their own small package (package/wgts-tun). Each is looked for beside the
+ * running bundle first (`make build` puts dist/wgts-tun.node and dist/wgts-tun next to
+ * dist/wgts.js), then where the package installs it; one that was found but fails to
+ * open the device is logged and the next is tried. WGTS_TUN_ADDON=path or
+ * WGTS_TUN_HELPER=path names one explicitly (no fallback then);
+ * WGTS_TUN_BACKEND=helper skips the module, WGTS_TUN_BACKEND=socat forces socat.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TunDevice } from '../types';
+import { openAddonTun } from './addon-tun';
 import { openPipeTun } from './pipe-tun';
 import { openSocatTun } from './socat-tun';
 
 export const HELPER_NAME = 'wgts-tun';
-/** Where package/wgts-tun installs the helper on a router. */
-export const INSTALLED_HELPER = `/usr/libexec/wgts/${HELPER_NAME}`;
+export const ADDON_NAME = 'wgts-tun.node';
+/** Where package/wgts-tun installs the helper and the module on a router. */
+export const INSTALL_DIR = '/usr/libexec/wgts';
+export const INSTALLED_HELPER = `${INSTALL_DIR}/${HELPER_NAME}`;
+export const INSTALLED_ADDON = `${INSTALL_DIR}/${ADDON_NAME}`;
 
 export type TunBackendChoice =
+  | { kind: 'addon'; path: string; explicit: boolean }
   | { kind: 'helper'; path: string; explicit: boolean }
   | { kind: 'socat'; reason: string };
 
 export interface TunBackendEnvironment {
   env: Record<string, string | undefined>;
-  /** The running script (process.argv[1]): the helper may sit beside it. */
+  /** The running script (process.argv[1]): the module and helper may sit beside it. */
   script: string | undefined;
   isExecutable(file: string): boolean;
+  isFile(file: string): boolean;
 }
 
-export function chooseTunBackend(where: TunBackendEnvironment): TunBackendChoice {
+/** The backends to try, in order; the last one is the one to use if all before it fail. */
+export function chooseTunBackends(where: TunBackendEnvironment): TunBackendChoice[] {
   const forced = where.env.WGTS_TUN_BACKEND;
-  if (forced === 'socat') return { kind: 'socat', reason: 'WGTS_TUN_BACKEND=socat' };
-  const named = where.env.WGTS_TUN_HELPER;
-  if (named) return { kind: 'helper', path: named, explicit: true };
-  const candidates = [where.script ? path.join(path.dirname(where.script), HELPER_NAME) : undefined, INSTALLED_HELPER];
-  for (const candidate of candidates) {
-    if (candidate && where.isExecutable(candidate)) return { kind: 'helper', path: candidate, explicit: false };
+  if (forced !== undefined && forced !== '' && forced !== 'socat' && forced !== 'helper') {
+    throw new Error(`WGTS_TUN_BACKEND=${forced}: expected socat or helper`);
   }
-  return { kind: 'socat', reason: `no ${HELPER_NAME} beside the program or at ${INSTALLED_HELPER}` };
+  if (forced === 'socat') return [{ kind: 'socat', reason: 'WGTS_TUN_BACKEND=socat' }];
+  if (where.env.WGTS_TUN_ADDON && forced !== 'helper') return [{ kind: 'addon', path: where.env.WGTS_TUN_ADDON, explicit: true }];
+  if (where.env.WGTS_TUN_HELPER) return [{ kind: 'helper', path: where.env.WGTS_TUN_HELPER, explicit: true }];
+  const beside = (name: string) => (where.script ? path.join(path.dirname(where.script), name) : undefined);
+  const choices: TunBackendChoice[] = [];
+  if (forced !== 'helper') {
+    for (const candidate of [beside(ADDON_NAME), INSTALLED_ADDON]) {
+      if (candidate && where.isFile(candidate)) {
+        choices.push({ kind: 'addon', path: candidate, explicit: false });
+        break;
+      }
+    }
+  }
+  for (const candidate of [beside(HELPER_NAME), INSTALLED_HELPER]) {
+    if (candidate && where.isExecutable(candidate)) {
+      choices.push({ kind: 'helper', path: candidate, explicit: false });
+      break;
+    }
+  }
+  const reason = choices.length
+    ? `${choices.map((c) => (c as { path: string }).path).join(' and ')} could not open the device`
+    : `no ${ADDON_NAME} or ${HELPER_NAME} beside the program or in ${INSTALL_DIR}`;
+  choices.push({ kind: 'socat', reason });
+  return choices;
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function isExecutable(file: string): boolean {
@@ -69,21 +108,25 @@ export type TunLog = (level: 'debug' | 'info' | 'warn', message: string) => void
 
 export async function openTun(name: string, mtu: number, log: TunLog): Promise<TunDevice> {
   const debug = (message: string) => log('debug', message);
-  const choice = chooseTunBackend({ env: process.env, script: runningScript(), isExecutable });
-  if (choice.kind === 'socat') {
-    log('info', `TUN through the socat bridge (${choice.reason})`);
-    return openSocatTun({ name, mtu, log: debug });
+  const choices = chooseTunBackends({ env: process.env, script: runningScript(), isExecutable, isFile });
+  for (const choice of choices) {
+    if (choice.kind === 'socat') {
+      log('info', `TUN through the socat bridge (${choice.reason})`);
+      return openSocatTun({ name, mtu, log: debug });
+    }
+    try {
+      const tun = choice.kind === 'addon'
+        ? await openAddonTun({ name, addonPath: choice.path, mtu, log: debug })
+        : await openPipeTun({ name, helperPath: choice.path, mtu, log: debug });
+      log('info', `TUN through ${choice.path}`);
+      return tun;
+    } catch (err) {
+      // One we found (not one we were told to use) that fails, e.g. built for another
+      // architecture or another node, must not cost the tunnel: try the next, down to
+      // socat, which fails with its own message if the device itself is the problem.
+      if (choice.explicit) throw err;
+      log('warn', `${(err as Error).message}; trying the next TUN backend`);
+    }
   }
-  try {
-    const tun = await openPipeTun({ name, helperPath: choice.path, mtu, log: debug });
-    log('info', `TUN through ${choice.path}`);
-    return tun;
-  } catch (err) {
-    // A helper we found (not one we were told to use) that fails to open the device,
-    // e.g. one built for another architecture, must not cost the tunnel: try socat,
-    // which fails with its own message if the device itself is the problem.
-    if (choice.explicit) throw err;
-    log('warn', `${(err as Error).message}; using the socat bridge instead`);
-    return openSocatTun({ name, mtu, log: debug });
-  }
+  throw new Error('no TUN backend'); // unreachable: the list ends with socat
 }
