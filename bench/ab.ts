@@ -8,8 +8,9 @@
  *        node build/bench/ab.cjs --a WGTS_BUNDLE=dist/wgts.js --b WGTS_BUNDLE=/elsewhere/dist/wgts.js
  *
  * Each round starts a fresh two-namespace tunnel per variant (order alternating: ab, ba,
- * ab, ...), runs iperf3 TCP A→B then B→A for --seconds (default 8) and reads the CPU time
- * of both sites' interfaces (node and its TUN bridge) during A→B. Prints each run, then
+ * ab, ...), pings A→B 200 times every 20 ms (idle RTT, as bench/run.ts measures it, before
+ * any bulk transfer), runs iperf3 TCP A→B then B→A for --seconds (default 8) and reads the
+ * CPU time of both sites' interfaces (node and its TUN bridge) during A→B. Prints each run, then
  * per variant the median of each figure and one JSON line. A benchmark, not a test.
  * Exit status 0 when every run measured, 1 otherwise, 2 on a bad argument.
  */
@@ -26,6 +27,8 @@ import {
 import { cpuTicks, interfacePids, USER_HZ } from './probes';
 import { MTU, PORT } from './sites';
 
+const IDLE_PINGS = 200;
+const IDLE_PING_INTERVAL_S = 0.02;
 const USAGE = 'usage: ab --a NAME=VALUE... --b NAME=VALUE... [--rounds N] [--seconds S]';
 
 interface Options {
@@ -35,6 +38,8 @@ interface Options {
 }
 
 interface Run {
+  /** Median ping RTT through the idle tunnel, ms. */
+  rttIdleMs: number;
   tcpAtoB: number;
   tcpBtoA: number;
   /** Core-ms per second of both interfaces during A→B, per Mbit/s. */
@@ -79,13 +84,15 @@ async function measure(env: Record<string, string>, seconds: number): Promise<Ru
     }, options);
     const first = await ping(net, net.a.ns, '10.97.0.2', { count: 1, timeoutSec: 10 });
     if (first.received < 1) throw new Error(`no tunnel: ${first.output}`);
+    const idle = await ping(net, net.a.ns, '10.97.0.2', { count: IDLE_PINGS, interval: IDLE_PING_INTERVAL_S });
+    if (idle.rttsMs.length === 0) throw new Error(`no replies: ${idle.output}`);
     const pids = [...interfacePids(a), ...interfacePids(b)];
     const before = cpuTicks(pids);
     const forward = await iperf3(net, net.b.ns, net.a.ns, '10.97.0.2', { seconds });
     const cpuMs = ((cpuTicks(pids) - before) * 1000) / USER_HZ;
     const reverse = await iperf3(net, net.b.ns, net.a.ns, '10.97.0.2', { seconds, reverse: true });
     const tcpAtoB = forward.bitsPerSecond / 1e6;
-    return { tcpAtoB, tcpBtoA: reverse.bitsPerSecond / 1e6, cpuPerMbit: cpuMs / seconds / tcpAtoB };
+    return { rttIdleMs: median(idle.rttsMs), tcpAtoB, tcpBtoA: reverse.bitsPerSecond / 1e6, cpuPerMbit: cpuMs / seconds / tcpAtoB };
   } finally {
     await net.cleanup();
   }
@@ -113,7 +120,7 @@ async function main(): Promise<number> {
       try {
         const r = await measure(opts.variants[variant], opts.seconds);
         runs[variant].push(r);
-        console.log(`  round ${round + 1} ${variant}: TCP A→B ${r.tcpAtoB.toFixed(0)}, B→A ${r.tcpBtoA.toFixed(0)} Mbit/s, ${r.cpuPerMbit.toFixed(2)} core-ms per Mbit/s`);
+        console.log(`  round ${round + 1} ${variant}: RTT idle ${r.rttIdleMs.toFixed(3)} ms, TCP A→B ${r.tcpAtoB.toFixed(0)}, B→A ${r.tcpBtoA.toFixed(0)} Mbit/s, ${r.cpuPerMbit.toFixed(2)} core-ms per Mbit/s`);
       } catch (err) {
         failed++;
         console.log(`  round ${round + 1} ${variant}: failed: ${(err as Error).message.split('\n')[0]}`);
@@ -123,6 +130,7 @@ async function main(): Promise<number> {
   }
   const summary = Object.fromEntries((['a', 'b'] as const).map((v) => [v, {
     env: opts.variants[v],
+    rttIdleMs: +median(runs[v].map((r) => r.rttIdleMs)).toFixed(3),
     tcpAtoB: +median(runs[v].map((r) => r.tcpAtoB)).toFixed(1),
     tcpBtoA: +median(runs[v].map((r) => r.tcpBtoA)).toFixed(1),
     cpuPerMbit: +median(runs[v].map((r) => r.cpuPerMbit)).toFixed(2),
@@ -130,7 +138,7 @@ async function main(): Promise<number> {
   }]));
   for (const v of ['a', 'b'] as const) {
     const s = summary[v]!;
-    console.log(`${v} (median of ${s.runs}): TCP A→B ${s.tcpAtoB}, B→A ${s.tcpBtoA} Mbit/s, ${s.cpuPerMbit} core-ms per Mbit/s`);
+    console.log(`${v} (median of ${s.runs}): RTT idle ${s.rttIdleMs} ms, TCP A→B ${s.tcpAtoB}, B→A ${s.tcpBtoA} Mbit/s, ${s.cpuPerMbit} core-ms per Mbit/s`);
   }
   console.log(JSON.stringify({ ...summary, rounds: opts.rounds, seconds: opts.seconds }));
   return failed ? 1 : 0;
