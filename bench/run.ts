@@ -54,6 +54,12 @@ interface Figures {
   udpLossPercent: number | null;
   rttIdleP50Ms: number | null;
   rttIdleP99Ms: number | null;
+  /**
+   * The same idle pings again once the tunnel has carried the bulk transfers (and their
+   * queues have drained): a tunnel as it is most of its life. For wgts the first figure
+   * also includes JavaScript not yet optimized by the JIT, which the traffic warms.
+   */
+  rttIdleAfterTrafficP50Ms: number | null;
   rttLoadP50Ms: number | null;
   rttLoadP99Ms: number | null;
   /** Pings every 2 ms: the per-packet latency without the cost of waking sleeping processes. */
@@ -91,6 +97,7 @@ function rows(peers: number): Row[] {
     { key: 'udpLossPercent', label: 'UDP A→B loss (%)', digits: 1 },
     { key: 'rttIdleP50Ms', label: 'RTT p50 idle (ms)', digits: 3 },
     { key: 'rttIdleP99Ms', label: 'RTT p99 idle (ms)', digits: 3 },
+    { key: 'rttIdleAfterTrafficP50Ms', label: 'RTT p50 idle, warm (ms)', digits: 3 },
     { key: 'rttLoadP50Ms', label: 'RTT p50 loaded (ms)', digits: 2 },
     { key: 'rttLoadP99Ms', label: 'RTT p99 loaded (ms)', digits: 2 },
     { key: 'rttBusyP50Ms', label: 'RTT p50, 500 pings/s', digits: 3 },
@@ -123,6 +130,8 @@ interface Options {
 const UDP_PAYLOAD = MTU - 28;
 const PING_INTERVAL_S = 0.02;
 const BUSY_PING_INTERVAL_S = 0.002;
+/** Pause after the UDP flood before the second idle measurement: queues empty, CPUs idle again. */
+const QUEUE_DRAIN_MS = 3000;
 const KEEPALIVE_S = 25;
 const UDP_PORT = 5202;
 const READY_TIMEOUT_MS = 120_000;
@@ -160,7 +169,7 @@ function parseArgs(argv: readonly string[]): Options {
 function emptyFigures(): Figures {
   return {
     tcpAtoBMbps: null, tcpBtoAMbps: null, tcpRetransmitsAtoB: null, udpMbps: null, udpLossPercent: null,
-    rttIdleP50Ms: null, rttIdleP99Ms: null, rttLoadP50Ms: null, rttLoadP99Ms: null, rttBusyP50Ms: null, cpuPerMbps: null,
+    rttIdleP50Ms: null, rttIdleP99Ms: null, rttIdleAfterTrafficP50Ms: null, rttLoadP50Ms: null, rttLoadP99Ms: null, rttBusyP50Ms: null, cpuPerMbps: null,
     handshakesPerSecond: null, handshakesPerSecondNoble: null,
     rssIdle1PeerMiB: null, rssLoad1PeerMiB: null, rssIdleManyPeersMiB: null, rssLoadManyPeersMiB: null,
     rssHandshakesManyPeersMiB: null, bundleBytes: null, startToHandshakeMs: null,
@@ -313,6 +322,14 @@ class Measurement {
         const udp = await udpFlood(net, net.b.ns, net.a.ns, '10.99.0.2', { seconds: this.opts.seconds, payloadBytes: UDP_PAYLOAD, port: UDP_PORT });
         f.udpMbps = mbps(udp.bitsPerSecond);
         f.udpLossPercent = Number(udp.lossPercent.toFixed(2));
+      });
+      await this.step('idle ping after traffic', async () => {
+        await sleep(QUEUE_DRAIN_MS);
+        const idle = await ping(net, net.a.ns, '10.99.0.2', {
+          count: this.opts.pings, interval: PING_INTERVAL_S, timeoutSec: Math.ceil(this.opts.pings * PING_INTERVAL_S + 10),
+        });
+        if (idle.rttsMs.length === 0) throw new Error(`no replies:\n${idle.output}`);
+        f.rttIdleAfterTrafficP50Ms = percentile(idle.rttsMs, 50);
       });
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${this.logsOf(handles)}`);
