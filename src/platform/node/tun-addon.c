@@ -115,21 +115,28 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 	napi_close_handle_scope(t->env, scope);
 }
 
+/* The last step, once libuv is done with the poll handle: outside any callback into
+ * JavaScript, so nothing still uses the references or the async context. */
 static void free_tun(uv_handle_t *poll) {
 	struct tun_addon *t = poll->data;
+	napi_env env = t->env;
+	napi_handle_scope scope;
+	if (napi_open_handle_scope(env, &scope) == napi_ok) {
+		napi_delete_reference(env, t->buffer);
+		napi_delete_reference(env, t->on_frames);
+		napi_delete_reference(env, t->on_lost);
+		napi_async_destroy(env, t->async);
+		napi_close_handle_scope(env, scope);
+	}
 	free(t);
 }
 
+/* Stops reading and closes the descriptor at once (the link goes with it); the memory
+ * goes in free_tun. May run inside onFrames or onLost. */
 static void close_tun(struct tun_addon *t) {
-	napi_env env = t->env;
-	uv_poll_stop(&t->poll);
+	uv_close((uv_handle_t *)&t->poll, free_tun); /* stops polling the descriptor first */
 	if (t->relay.fd >= 0) close(t->relay.fd);
 	t->relay.fd = -1;
-	napi_delete_reference(env, t->buffer);
-	napi_delete_reference(env, t->on_frames);
-	napi_delete_reference(env, t->on_lost);
-	napi_async_destroy(env, t->async);
-	uv_close((uv_handle_t *)&t->poll, free_tun);
 }
 
 static void finalize_handle(napi_env env, void *data, void *hint) {
