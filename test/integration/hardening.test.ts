@@ -425,7 +425,7 @@ async function latestHandshake(net: TwoSiteNetwork, ns: string, ifname: string):
 
 async function killAndRestart(net: TwoSiteNetwork, handle: TunnelHandle, config: WgInterfaceConfig): Promise<TunnelHandle> {
   process.kill(handle.pid, 'SIGKILL');
-  // The TUN link goes once node is gone (the helper exits, or socat's guard removes it); the restart needs the name free.
+  // The TUN link goes once node is gone (with node's own descriptor when the module holds it, when the helper exits, or socat's guard removes it); the restart needs the name free.
   await waitFor(`${handle.ifname} to disappear`, async () => (await net.exec(handle.ns, ['ip', 'link', 'show', handle.ifname])).code !== 0, 10_000);
   return startWgts(net, handle.ns, handle.ifname, config);
 }
