@@ -16,6 +16,7 @@
  * module reports once as lost.
  */
 import type { TunDevice } from '../types';
+import { TunEvents } from './tun-events';
 import { FrameReader } from './frame-reader';
 import { FrameWriter, MAX_FRAME_PAYLOAD } from './frame-writer';
 import { setMtuOrClose } from './ip-config';
@@ -44,14 +45,8 @@ export function loadTunAddon(file: string): TunAddon {
 /** A turn's packets beyond this are dropped, as a full device queue would. */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
-type PacketHandler = (packet: Uint8Array) => void;
-type CloseHandler = (reason: string) => void;
-
-export class AddonTun implements TunDevice {
-  private packetHandler: PacketHandler | undefined;
-  private closeHandler: CloseHandler | undefined;
+export class AddonTun extends TunEvents implements TunDevice {
   private state: 'open' | 'closed' | 'lost' = 'open';
-  private lostReason: string | undefined;
   private readonly handle: object;
   private readonly frames: Uint8Array;
   private readonly reader = new FrameReader((packet) => this.packetHandler?.(packet));
@@ -63,6 +58,7 @@ export class AddonTun implements TunDevice {
     offloads: boolean,
     private readonly log: (msg: string) => void,
   ) {
+    super();
     const buffer = new ArrayBuffer(addon.MIN_BUFFER);
     this.frames = new Uint8Array(buffer);
     this.handle = addon.open(name, offloads, buffer, this.onFrames, (reason) => this.lost(reason));
@@ -95,15 +91,7 @@ export class AddonTun implements TunDevice {
     this.writer.write(packet);
   }
 
-  onPacket(handler: PacketHandler): void {
-    this.packetHandler = handler;
-  }
 
-  onClose(handler: CloseHandler): void {
-    this.closeHandler = handler;
-    const reason = this.lostReason;
-    if (reason !== undefined) queueMicrotask(() => handler(reason));
-  }
 
   async close(): Promise<void> {
     if (this.state !== 'open') return;
@@ -117,8 +105,7 @@ export class AddonTun implements TunDevice {
     this.state = 'lost';
     this.addon.close(this.handle);
     this.log(`tun ${this.name}: ${reason}`);
-    this.lostReason = reason;
-    this.closeHandler?.(reason);
+    this.reportLost(reason);
   }
 }
 

@@ -17,6 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { TunDevice } from '../types';
+import { TunEvents } from './tun-events';
 import { FrameReader } from './frame-reader';
 import { FrameWriter, MAX_FRAME_PAYLOAD } from './frame-writer';
 import { setMtuOrClose } from './ip-config';
@@ -34,14 +35,8 @@ const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 const KILL_GRACE_MS = 2000;
 const READY_LINE = 'wgts-tun: ready';
 
-type PacketHandler = (packet: Uint8Array) => void;
-type CloseHandler = (reason: string) => void;
-
-export class PipeTun implements TunDevice {
-  private packetHandler: PacketHandler | undefined;
-  private closeHandler: CloseHandler | undefined;
+export class PipeTun extends TunEvents implements TunDevice {
   private state: 'open' | 'closing' | 'lost' = 'open';
-  private lostReason: string | undefined;
   private readonly reader = new FrameReader((packet) => this.packetHandler?.(packet));
   private readonly writer: FrameWriter;
   private readonly exited: Promise<void>;
@@ -52,6 +47,7 @@ export class PipeTun implements TunDevice {
     stderrTail: () => string,
     private readonly log: (msg: string) => void,
   ) {
+    super();
     helper.stdout!.on('data', (chunk: Buffer) => this.reader.push(chunk));
     helper.stdin!.on('error', (err) => log(`tun ${name}: helper stdin: ${err.message}`));
     this.writer = new FrameWriter(helper.stdin!, MAX_QUEUED_BYTES);
@@ -72,15 +68,7 @@ export class PipeTun implements TunDevice {
     this.writer.write(packet);
   }
 
-  onPacket(handler: PacketHandler): void {
-    this.packetHandler = handler;
-  }
 
-  onClose(handler: CloseHandler): void {
-    this.closeHandler = handler;
-    const reason = this.lostReason;
-    if (reason !== undefined) queueMicrotask(() => handler(reason));
-  }
 
   async close(): Promise<void> {
     if (this.state === 'open') {
@@ -98,8 +86,7 @@ export class PipeTun implements TunDevice {
   private lost(reason: string): void {
     this.state = 'lost';
     this.log(`tun ${this.name}: ${reason}`);
-    this.lostReason = reason;
-    this.closeHandler?.(reason);
+    this.reportLost(reason);
   }
 }
 

@@ -34,6 +34,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import type { TunDevice } from '../types';
+import { TunEvents } from './tun-events';
 import { setMtuOrClose } from './ip-config';
 
 export interface SocatTunOptions {
@@ -66,9 +67,6 @@ const LOG_WINDOW_MS = 10_000;
 /** Names socat's address syntax passes through untouched (no ',', ':', '!', '='). */
 const SAFE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
 
-type PacketHandler = (packet: Uint8Array) => void;
-type CloseHandler = (reason: string) => void;
-
 /** Bridges still running, for the synchronous kill on process exit. */
 const live = new Set<SocatTun>();
 let exitHookInstalled = false;
@@ -81,13 +79,10 @@ function installExitHook(): void {
   });
 }
 
-export class SocatTun implements TunDevice {
-  private packetHandler: PacketHandler | undefined;
-  private closeHandler: CloseHandler | undefined;
+export class SocatTun extends TunEvents implements TunDevice {
   /** 'open', then 'closing' (our close()) or 'lost' (the link or socat went away). */
   private state: 'open' | 'closing' | 'lost' = 'open';
   /** Why the device was lost; kept for an onClose() registered afterwards. */
-  private lostReason: string | undefined;
   private linkGone = false;
   private closing: Promise<void> | undefined;
   private readonly exited: Promise<void>;
@@ -101,6 +96,7 @@ export class SocatTun implements TunDevice {
     stderrTail: () => string,
     private readonly log: (msg: string) => void,
   ) {
+    super();
     socket.on('message', (msg) => {
       if (msg.length === 0) this.onLinkGone();
       else this.packetHandler?.(msg);
@@ -141,16 +137,7 @@ export class SocatTun implements TunDevice {
     if (err) this.log(`tun ${this.name}: write failed: ${err.message}`);
   };
 
-  /** Packets that arrive while no handler is set are dropped, as on a link nobody reads. */
-  onPacket(handler: PacketHandler): void {
-    this.packetHandler = handler;
-  }
 
-  onClose(handler: CloseHandler): void {
-    this.closeHandler = handler;
-    const reason = this.lostReason;
-    if (reason !== undefined) queueMicrotask(() => handler(reason));
-  }
 
   close(): Promise<void> {
     if (this.state === 'lost') return this.exited;
@@ -191,8 +178,7 @@ export class SocatTun implements TunDevice {
     this.state = 'lost';
     this.closeSocket();
     this.log(`tun ${this.name}: ${reason}`);
-    this.lostReason = reason;
-    this.closeHandler?.(reason);
+    this.reportLost(reason);
   }
 
   private closeSocket(): void {
