@@ -31,6 +31,18 @@ export function compileTunBackend(kind: 'helper' | 'addon', dir: string): string
   return out;
 }
 
+/**
+ * A copy of the built bundle alone in a fresh directory, as an installation would have
+ * it, for a test to put (broken) backends beside.
+ */
+export function installedBundle(net: TwoSiteNetwork): { dir: string; bundle: string } {
+  const dir = path.join(net.tempDir(), 'install');
+  fs.mkdirSync(dir);
+  const bundle = path.join(dir, 'wgts.js');
+  fs.copyFileSync(path.join(repoRoot(), 'dist/wgts.js'), bundle);
+  return { dir, bundle };
+}
+
 /** Command names of the processes in a namespace. */
 export async function commandsIn(net: TwoSiteNetwork, ns: string): Promise<string[]> {
   const pids = (await net.exec(ns, ['ip', 'netns', 'pids', ns])).stdout.trim().split(/\s+/).filter(Boolean);

@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createTwoSiteNetwork, endpoint, genKeyPair, ping, repoRoot, startWgts, uniqueIfname, waitFor } from '../helpers/netns';
-import { checkTrafficWithOffloads, commandsIn, compileTunBackend, maps } from '../helpers/tun-backends';
+import { createTwoSiteNetwork, endpoint, genKeyPair, ping, startWgts, uniqueIfname, waitFor } from '../helpers/netns';
+import { checkTrafficWithOffloads, commandsIn, compileTunBackend, installedBundle, maps } from '../helpers/tun-backends';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root for network namespaces';
 
@@ -61,10 +61,7 @@ test('wgts-tun.node backend: the TUN inside node, ping v4/v6, iperf3 with offloa
 test('a wgts-tun.node beside the bundle that cannot load (another architecture) falls back to the wgts-tun helper', { skip, timeout: 60_000 }, async () => {
   const net = await createTwoSiteNetwork();
   try {
-    const dir = path.join(net.tempDir(), 'install');
-    fs.mkdirSync(dir);
-    const bundle = path.join(dir, 'wgts.js');
-    fs.copyFileSync(path.join(repoRoot(), 'dist/wgts.js'), bundle);
+    const { dir, bundle } = installedBundle(net);
     // An ELF header dlopen refuses, as a module built for another router would be.
     fs.writeFileSync(path.join(dir, 'wgts-tun.node'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     compileTunBackend('helper', dir);

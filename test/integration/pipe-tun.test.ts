@@ -13,12 +13,11 @@ import {
   endpoint,
   genKeyPair,
   ping,
-  repoRoot,
   startWgts,
   uniqueIfname,
   waitFor,
 } from '../helpers/netns';
-import { checkTrafficWithOffloads, commandsIn, compileTunBackend } from '../helpers/tun-backends';
+import { checkTrafficWithOffloads, commandsIn, compileTunBackend, installedBundle } from '../helpers/tun-backends';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root for network namespaces';
 
@@ -70,10 +69,7 @@ test('a wgts-tun beside the bundle that cannot run here (another architecture) f
   try {
     // The bundle copied next to an executable "wgts-tun" the kernel refuses (ENOEXEC),
     // as a helper built for another router architecture would be.
-    const dir = path.join(net.tempDir(), 'install');
-    fs.mkdirSync(dir);
-    const bundle = path.join(dir, 'wgts.js');
-    fs.copyFileSync(path.join(repoRoot(), 'dist/wgts.js'), bundle);
+    const { dir, bundle } = installedBundle(net);
     fs.writeFileSync(path.join(dir, 'wgts-tun'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 0, 0]), { mode: 0o755 });
     const [ka, kb] = await Promise.all([genKeyPair(), genKeyPair()]);
     const a = await startWgts(net, net.a.ns, uniqueIfname('wfa'), {
