@@ -91,8 +91,6 @@ export class AddonTun extends TunEvents implements TunDevice {
     this.writer.write(packet);
   }
 
-
-
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.writer.flush();
@@ -119,7 +117,10 @@ export interface AddonTunOptions {
 export async function openAddonTun(opts: AddonTunOptions): Promise<TunDevice> {
   const log = opts.log ?? (() => {});
   const addon = loadTunAddon(opts.addonPath);
-  const tun = new AddonTun(opts.name, addon, process.env.WGTS_TUN_OFFLOAD !== '0', log);
+  const wantOffloads = process.env.WGTS_TUN_OFFLOAD !== '0';
+  const tun = new AddonTun(opts.name, addon, wantOffloads, log);
+  // As the helper says on stderr: the tunnel works without them, only slower.
+  if (wantOffloads && !tun.offloads) log(`tun ${opts.name}: offloads off (the kernel refused TUNSETOFFLOAD)`);
   await setMtuOrClose(tun, opts.mtu);
   return tun;
 }

@@ -68,8 +68,6 @@ export class PipeTun extends TunEvents implements TunDevice {
     this.writer.write(packet);
   }
 
-
-
   async close(): Promise<void> {
     if (this.state === 'open') {
       this.state = 'closing';

@@ -137,8 +137,6 @@ export class SocatTun extends TunEvents implements TunDevice {
     if (err) this.log(`tun ${this.name}: write failed: ${err.message}`);
   };
 
-
-
   close(): Promise<void> {
     if (this.state === 'lost') return this.exited;
     if (this.state === 'open') {
