@@ -42,7 +42,10 @@ export function loadTunAddon(file: string): TunAddon {
   return addon as TunAddon;
 }
 
-/** A turn's packets beyond this are dropped, as a full device queue would. */
+/**
+ * The FrameWriter's bound on unwritten bytes. The module writes each batch to the TUN
+ * before returning, so at most one batch is ever pending and this never drops anything.
+ */
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 export class AddonTun extends TunEvents implements TunDevice {

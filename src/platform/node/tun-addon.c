@@ -196,7 +196,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 		throw_errno(env, what, err);
 		return NULL;
 	}
-	(void)warning; /* tunOffloads() tells JavaScript whether they are on */
+	(void)warning; /* offloads(handle) tells JavaScript whether they are on */
 	t->env = env;
 	t->out = data;
 	t->poll.data = t;
