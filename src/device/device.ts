@@ -404,9 +404,12 @@ export class Device {
     }
   }
 
-  /** Handshake messages wait for processHandshakes(); the datagram is kept, not copied. */
+  /**
+   * Handshake messages wait for processHandshakes(); copied, since the host may reuse the
+   * datagram's memory once handleDatagram returns.
+   */
   private queueHandshake(message: Uint8Array, from: Endpoint): void {
-    if (!this.handshakeQueue.push(message, from)) return this.drop('handshakeQueueFull');
+    if (!this.handshakeQueue.push(message.slice(), from)) return this.drop('handshakeQueueFull');
     if (this.handshakeQueue.length === 1) this.io.scheduleHandshakes();
   }
 

@@ -31,7 +31,10 @@ export interface UdpTransport {
    * `datagram` is the caller's again when send returns (the transport copies it).
    */
   send(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void;
+  /** `datagram` may be a view the transport reuses once the handler returns: copy it to keep it. */
   onDatagram(handler: (datagram: Uint8Array, from: Endpoint) => void): void;
+  /** Marks the transport's packets for policy routing (SO_MARK), where the host can. */
+  setMark?(mark: number): void;
   close(): void;
 }
 

@@ -45,6 +45,21 @@ test('a packet waiting for the handshake is the device\'s copy: the TUN may reus
   assert.deepEqual(b.tun[0], original);
 });
 
+test('a queued handshake message is the device\'s copy: the UDP transport may reuse its memory at once', () => {
+  const { net, a, b } = twoPeers();
+  b.deferHandshakes = true;
+  net.filter = () => false; // carried by hand below
+  a.device.handleTunPacket(ipv4Packet('10.0.0.1', '10.0.0.2', 100));
+  const initiation = a.sent[0]!.datagram.slice();
+  assert.equal(initiation[0], MessageType.HandshakeInitiation);
+  b.device.handleDatagram(initiation, a.endpoint);
+  initiation.fill(0xab); // as the module's receive slot is, by the next batch
+  b.device.processHandshakes();
+  assert.equal(b.sent.length, 1, 'the initiation was answered');
+  assert.equal(b.sent[0]!.datagram[0], MessageType.HandshakeResponse);
+  assert.equal(b.device.drops.total(), 0);
+});
+
 test('the pre-shared key is mixed in: matching PSKs work, mismatched ones fail', () => {
   const psk = new Uint8Array(32).fill(7);
   const ok = twoPeers({ psk });
