@@ -80,7 +80,7 @@ async function twoOffices(
   const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig, env: Record<string, string> = {}) =>
     impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug', ...env } }) : startWireguardGo(net, ns, name, config);
   const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
-  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat' } : {});
+  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram' } : {});
   return { net, a, b, keys: { a: ka, b: kb } };
 }
 
@@ -121,14 +121,17 @@ async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, server
 /** The short names (comm) of the processes running in a namespace. */
 test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
   await withNetwork(async (net, handles) => {
-    // A takes the default backend (the wgts-tun.node module `make build` puts beside the
-    // bundle, loaded into node); B is forced onto the socat bridge, the fallback where
-    // neither the module nor the helper is installed (the helper: pipe-tun.test.ts).
+    // A takes the default backends (the wgts-tun.node module `make build` puts beside the
+    // bundle, loaded into node, for the TUN and the UDP socket); B is forced onto the socat
+    // bridge and node's dgram, what runs where neither the module nor the helper is
+    // installed (the helper: pipe-tun.test.ts).
     const { a, b } = await twoOffices(net, 'wgts', 'wgts', { socatB: true });
     handles.push(a, b);
     const [inA, inB] = [await commandsIn(net, net.a.ns), await commandsIn(net, net.b.ns)];
     assert.ok(maps(a.pid, 'wgts-tun.node') && !inA.includes('wgts-tun') && !inA.includes('socat'), `A's node holds the TUN: ${inA.join(', ')}`);
     assert.ok(inB.includes('socat') && !inB.includes('wgts-tun') && !maps(b.pid, 'wgts-tun.node'), `B runs socat: ${inB.join(', ')}`);
+    assert.match(a.stderr(), /info: .*UDP through .*wgts-tun\.node/, a.stderr());
+    assert.match(b.stderr(), /info: .*UDP through node's dgram \(WGTS_UDP_BACKEND=dgram\)/, b.stderr());
     // Each allowed IP got its route on the interface (installed in one `ip -batch`).
     const routes = (await net.exec(net.a.ns, ['ip', 'route', 'show', 'dev', a.ifname])).stdout
       + (await net.exec(net.a.ns, ['ip', '-6', 'route', 'show', 'dev', a.ifname])).stdout;

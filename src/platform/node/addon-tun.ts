@@ -31,14 +31,23 @@ export interface TunAddon {
   close(handle: object): void;
 }
 
-/** Loads the module (node's dlopen: a wrong architecture or a missing file throws). */
+const loaded = new Map<string, TunAddon>();
+
+/**
+ * Loads the module (node's dlopen: a wrong architecture or a missing file throws), once
+ * per file: the TUN and the UDP socket share it, and a second dlopen of a Node-API
+ * module would not register it again.
+ */
 export function loadTunAddon(file: string): TunAddon {
+  const known = loaded.get(file);
+  if (known) return known;
   const module = { exports: {} as Partial<TunAddon> };
   process.dlopen(module, file);
   const addon = module.exports;
   if (typeof addon.open !== 'function' || typeof addon.write !== 'function' || typeof addon.close !== 'function') {
     throw new Error(`${file} is not a wgts-tun.node module`);
   }
+  loaded.set(file, addon as TunAddon);
   return addon as TunAddon;
 }
 

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "tun-relay.h"
+#include "udp-addon.h"
 
 /* Hand node what was read once it reaches this much, as the helper does. */
 #define FLUSH_AT (60 * 1024)
@@ -281,6 +282,7 @@ static napi_value init(napi_env env, napi_value exports) {
 	CHECK(env, napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions));
 	CHECK(env, napi_create_uint32(env, MIN_BUFFER, &min_buffer));
 	CHECK(env, napi_set_named_property(env, exports, "MIN_BUFFER", min_buffer));
+	CHECK(env, udp_addon_define(env, exports));
 	return exports;
 }
 

@@ -45,6 +45,28 @@ export interface TunBackendEnvironment {
   isFile(file: string): boolean;
 }
 
+function beside(where: TunBackendEnvironment, name: string): string | undefined {
+  return where.script ? path.join(path.dirname(where.script), name) : undefined;
+}
+
+/**
+ * The wgts-tun.node module to load, if any: WGTS_TUN_ADDON (explicit), else the one
+ * beside the bundle, else the installed one. The UDP socket (udp-backend.ts) looks here
+ * too, whatever WGTS_TUN_BACKEND says about the TUN.
+ */
+export function findAddon(where: TunBackendEnvironment): { path: string; explicit: boolean } | undefined {
+  if (where.env.WGTS_TUN_ADDON) return { path: where.env.WGTS_TUN_ADDON, explicit: true };
+  for (const candidate of [beside(where, ADDON_NAME), INSTALLED_ADDON]) {
+    if (candidate && where.isFile(candidate)) return { path: candidate, explicit: false };
+  }
+  return undefined;
+}
+
+/** Where this process looks for the module and the helper. */
+export function thisEnvironment(): TunBackendEnvironment {
+  return { env: process.env, script: runningScript(), isExecutable, isFile };
+}
+
 /** The backends to try, in order; the last one is the one to use if all before it fail. */
 export function chooseTunBackends(where: TunBackendEnvironment): TunBackendChoice[] {
   const forced = where.env.WGTS_TUN_BACKEND;
@@ -54,17 +76,10 @@ export function chooseTunBackends(where: TunBackendEnvironment): TunBackendChoic
   if (forced === 'socat') return [{ kind: 'socat', reason: 'WGTS_TUN_BACKEND=socat' }];
   if (where.env.WGTS_TUN_ADDON && forced !== 'helper') return [{ kind: 'addon', path: where.env.WGTS_TUN_ADDON, explicit: true }];
   if (where.env.WGTS_TUN_HELPER) return [{ kind: 'helper', path: where.env.WGTS_TUN_HELPER, explicit: true }];
-  const beside = (name: string) => (where.script ? path.join(path.dirname(where.script), name) : undefined);
   const choices: TunBackendChoice[] = [];
-  if (forced !== 'helper') {
-    for (const candidate of [beside(ADDON_NAME), INSTALLED_ADDON]) {
-      if (candidate && where.isFile(candidate)) {
-        choices.push({ kind: 'addon', path: candidate, explicit: false });
-        break;
-      }
-    }
-  }
-  for (const candidate of [beside(HELPER_NAME), INSTALLED_HELPER]) {
+  const addon = forced !== 'helper' ? findAddon(where) : undefined;
+  if (addon) choices.push({ kind: 'addon', path: addon.path, explicit: false });
+  for (const candidate of [beside(where, HELPER_NAME), INSTALLED_HELPER]) {
     if (candidate && where.isExecutable(candidate)) {
       choices.push({ kind: 'helper', path: candidate, explicit: false });
       break;
@@ -108,7 +123,7 @@ export type TunLog = (level: 'debug' | 'info' | 'warn', message: string) => void
 
 export async function openTun(name: string, mtu: number, log: TunLog): Promise<TunDevice> {
   const debug = (message: string) => log('debug', message);
-  const choices = chooseTunBackends({ env: process.env, script: runningScript(), isExecutable, isFile });
+  const choices = chooseTunBackends(thisEnvironment());
   for (const choice of choices) {
     if (choice.kind === 'socat') {
       log('info', `TUN through the socat bridge (${choice.reason})`);

@@ -14,11 +14,11 @@ export interface UdpTransportOptions {
 }
 
 /** Room for a burst of full-size packets while the event loop is busy with crypto. */
-const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** How often to look for a port free in both families when asked for port 0. */
 const RANDOM_PORT_ATTEMPTS = 20;
 
-type DatagramHandler = (datagram: Uint8Array, from: Endpoint) => void;
+export type DatagramHandler = (datagram: Uint8Array, from: Endpoint) => void;
 
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
@@ -106,37 +106,43 @@ function errno(err: unknown): string | undefined {
 /** Errors meaning "this host has no usable IPv6", as opposed to "the port is taken". */
 const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT']);
 
-export async function openUdpTransport(opts: UdpTransportOptions): Promise<UdpTransport> {
+/** How to bind, ask and close one socket of a kind (dgram's, or the module's). */
+export interface SocketBinder<S> {
+  bind(family: 4 | 6, port: number): Promise<S>;
+  portOf(socket: S): number;
+  close(socket: S): void;
+}
+
+/**
+ * Binds `opts.port` in IPv4 and then the same port in IPv6. With port 0 the kernel picks
+ * the v4 port, which may be taken in v6: then another is tried. A host without IPv6 gets
+ * a v4 socket alone (logged); any other failure is the caller's.
+ */
+export async function openDualStack<S>(opts: UdpTransportOptions, binder: SocketBinder<S>): Promise<{ v4: S; v6: S | undefined }> {
   const log = opts.log ?? (() => {});
   const attempts = opts.port === 0 ? RANDOM_PORT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt++) {
-    const v4 = await bindSocket('udp4', '0.0.0.0', opts.port);
-    const port = v4.address().port;
+    const v4 = await binder.bind(4, opts.port);
     try {
-      const v6 = await bindSocket('udp6', '::', port);
-      return new NodeUdpTransport(port, v4, v6, log);
+      return { v4, v6: await binder.bind(6, binder.portOf(v4)) };
     } catch (err) {
       if (NO_IPV6.has(errno(err) ?? '')) {
         log(`udp: IPv6 unavailable (${(err as Error).message}), listening on IPv4 only`);
-        return new NodeUdpTransport(port, v4, undefined, log);
+        return { v4, v6: undefined };
       }
-      v4.close();
-      // With port 0 the kernel chose a v4 port that happens to be taken for v6: try another.
+      binder.close(v4);
       if (errno(err) === 'EADDRINUSE' && attempt < attempts) continue;
       throw err;
     }
   }
 }
 
-/**
- * Moves a transport to another port (the UAPI's listen_port=). The new sockets are bound
- * before the old ones close, so a failure leaves the old transport working; the datagram
- * handler carries over.
- */
-export async function rebind(old: UdpTransport, opts: UdpTransportOptions): Promise<UdpTransport> {
-  if (opts.port !== 0 && opts.port === old.port) return old;
-  const fresh = await openUdpTransport(opts);
-  if (old instanceof NodeUdpTransport && old.handler) fresh.onDatagram(old.handler);
-  old.close();
-  return fresh;
+/** The port through node's dgram sockets. */
+export async function openUdpTransport(opts: UdpTransportOptions): Promise<UdpTransport> {
+  const { v4, v6 } = await openDualStack(opts, {
+    bind: (family, port) => bindSocket(family === 4 ? 'udp4' : 'udp6', family === 4 ? '0.0.0.0' : '::', port),
+    portOf: (socket) => socket.address().port,
+    close: (socket) => socket.close(),
+  });
+  return new NodeUdpTransport(v4.address().port, v4, v6, opts.log ?? (() => {}));
 }

@@ -13,7 +13,7 @@ import { systemClock } from './clock';
 import { addAddress, addRoute, runIpBatch, setLinkUp } from './ip-config';
 import { openTun } from './tun-backend';
 import { startBufferCollector } from './buffer-collector';
-import { openUdpTransport, rebind } from './udp';
+import { openUdp, rebindUdp } from './udp-backend';
 
 export interface PeerSettings {
   publicKey: Uint8Array;
@@ -63,7 +63,9 @@ export class WgInterface {
   /** First resolutions of endpoint names, awaited (briefly) before the interface is reported up. */
   private pendingResolutions: Promise<void>[] | undefined = [];
   private readonly stopHandlers: ((reason: string) => void)[] = [];
-  fwMark = 0;
+  private mark = 0;
+  /** Whether the current UDP transport carries a mark that clearing would have to undo. */
+  private markApplied = false;
 
   private constructor(
     readonly name: string,
@@ -125,8 +127,9 @@ export class WgInterface {
     this.pendingResolutions = undefined; // later changes (UAPI, reload) resolve in the background
 
     await this.options.crypto.prepare?.();
-    this.udp = await openUdpTransport({ port: settings.listenPort ?? 0, log: (m) => log('info', `${this.name}: ${m}`) });
+    this.udp = await openUdp({ port: settings.listenPort ?? 0, log: (m) => log('info', `${this.name}: ${m}`) }, this.udpLog);
     this.udp.onDatagram((datagram, from) => device.handleDatagram(datagram, from));
+    this.applyMark();
 
     this.tun = await openTun(this.name, mtu, (level, m) => log(level, `${this.name}: ${m}`));
     this.tun.onPacket((packet) => device.handleTunPacket(packet));
@@ -205,8 +208,41 @@ export class WgInterface {
 
   async setListenPort(port: number): Promise<void> {
     if (!this.udp) return;
-    this.udp = await rebind(this.udp, { port, log: (m) => this.options.log('info', `${this.name}: ${m}`) });
+    const fresh = await rebindUdp(this.udp, { port, log: (m) => this.options.log('info', `${this.name}: ${m}`) }, this.udpLog);
+    if (fresh === this.udp) return;
+    this.udp = fresh;
+    this.markApplied = false;
+    this.applyMark();
   }
+
+  private readonly udpLog = (level: 'debug' | 'info' | 'warn', message: string): void => this.options.log(level, `${this.name}: ${message}`);
+
+  /** The firewall mark on the tunnel's own UDP packets (`wg set fwmark`, FwMark =), 0 for none. */
+  get fwMark(): number {
+    return this.mark;
+  }
+
+  set fwMark(mark: number) {
+    this.mark = mark;
+    this.applyMark();
+  }
+
+  /**
+   * Puts the mark on the UDP sockets, where the transport can (the module's can; node's
+   * dgram cannot, and then the mark is only reported, as before). Clearing an unset mark
+   * is skipped, so an interface without one never needs the privilege.
+   */
+  private applyMark(): void {
+    const udp = this.udp;
+    if (!udp?.setMark || (this.mark === 0 && !this.markApplied)) return;
+    try {
+      udp.setMark(this.mark);
+      this.markApplied = this.mark !== 0;
+    } catch (err) {
+      this.options.log('warn', `${this.name}: cannot set fwmark ${this.mark}: ${(err as Error).message}`);
+    }
+  }
+
 
   onStopped(handler: (reason: string) => void): void {
     this.stopHandlers.push(handler);
