@@ -488,8 +488,10 @@ test('wg-quick brings wgts up and down like wireguard-go, and traffic flows betw
 test('wg-quick full tunnel (AllowedIPs = 0.0.0.0/0, fwmark policy routing) works with wgts as with wireguard-go', {
   skip,
   timeout: 90_000,
-  todo: 'wgts reports fwmark but cannot put it on its UDP packets (Node has no SO_MARK), so they loop into the tunnel (see the issue 3 report)',
 }, async (t) => {
+  // wg-quick routes everything but packets marked with the interface's fwmark into the
+  // tunnel: the tunnel's own UDP packets must carry the mark or they loop into it. wgts
+  // marks them through the wgts-tun.node module's sockets (SO_MARK); node's dgram cannot.
   await withNetwork(async (net, logs) => {
     const dir = net.tempDir();
     const bin = path.join(dir, 'bin');
