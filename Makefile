@@ -101,8 +101,8 @@ $(HELPER): $(HELPER_SOURCES) $(TUN_C_HEADERS)
 # which wgts prefers to the helper when it sits beside the bundle; it also carries the
 # batched UDP socket (udp-addon.c). Needs node's headers (node_api.h and uv.h), which
 # node's own packages install beside the binary.
-ADDON_SOURCES := src/platform/node/tun-addon.c src/platform/node/udp-addon.c $(TUN_C_SHARED)
-$(ADDON): $(ADDON_SOURCES) $(TUN_C_HEADERS) src/platform/node/udp-addon.h
+ADDON_SOURCES := src/platform/node/tun-addon.c src/platform/node/udp-addon.c src/platform/node/addon-util.c $(TUN_C_SHARED)
+$(ADDON): $(ADDON_SOURCES) $(TUN_C_HEADERS) src/platform/node/udp-addon.h src/platform/node/addon-util.h
 	@mkdir -p dist
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -DNODE_GYP_MODULE_NAME=wgts_tun \
 	  -I$(NODE_INCLUDE) -o $@ $(ADDON_SOURCES)

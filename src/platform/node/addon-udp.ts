@@ -14,10 +14,10 @@
  * returns (the UdpTransport contract); the device copies the few it keeps.
  */
 import { getSystemErrorName } from 'node:util';
-import type { Endpoint, SendCallback, UdpTransport } from '../types';
+import type { Endpoint, SendCallback } from '../types';
 import { formatIp, parseIp } from '../../device/ip';
 import type { TunAddon } from './addon-tun';
-import { openDualStack, SOCKET_BUFFER_BYTES, type DatagramHandler, type UdpTransportOptions } from './udp';
+import { DualStackTransport, openDualStack, SOCKET_BUFFER_BYTES, type DatagramHandler, type UdpTransportOptions } from './udp';
 
 /** What udp-addon.c adds to the module's exports. */
 export interface UdpAddon {
@@ -58,12 +58,6 @@ const E_PORT = 2;
 const E_STATUS = 3;
 const E_ADDRESS = 4;
 
-/** Where a socket's datagrams and complaints go. */
-interface SocketOwner {
-  readonly handler: DatagramHandler | undefined;
-  log(message: string): void;
-}
-
 /** One bound socket of one family, with its receive and send memory. */
 class AddonSocket {
   readonly port: number;
@@ -92,7 +86,8 @@ class AddonSocket {
     private readonly addon: UdpAddon,
     readonly family: 4 | 6,
     port: number,
-    private readonly owner: SocketOwner,
+    private readonly deliver: DatagramHandler,
+    private readonly log: (message: string) => void,
   ) {
     this.entryInts = addon.UDP_ENTRY_INTS;
     this.addressLength = family === 4 ? 4 : 16;
@@ -107,7 +102,7 @@ class AddonSocket {
     this.sendEntries = new Int32Array(sendEntries);
     this.sendEntryBytes = new Uint8Array(sendEntries);
     this.handle = addon.udpOpen(family, port, SOCKET_BUFFER_BYTES, recvData, recvEntries, sendData, sendEntries,
-      this.onDatagrams, (message) => owner.log(message));
+      this.onDatagrams, log);
     this.port = addon.udpPort(this.handle);
   }
 
@@ -117,7 +112,7 @@ class AddonSocket {
       const at = i * this.entryInts;
       const offset = entries[at + E_OFFSET]!;
       const datagram = this.recvData.subarray(offset, offset + entries[at + E_LENGTH]!);
-      this.owner.handler?.(datagram, this.senderOf(at));
+      this.deliver(datagram, this.senderOf(at));
     }
   };
 
@@ -186,7 +181,7 @@ class AddonSocket {
         // As dgram reports it: a failed send is the caller's to count, else logged.
         const error = new Error(`udp: send failed: ${getSystemErrorName(-status)}`);
         if (sent) sent(error, 0);
-        else this.owner.log(error.message);
+        else this.log(error.message);
       }
     }
   }
@@ -208,55 +203,29 @@ function sameBytes(bytes: Uint8Array, start: number, other: Uint8Array): boolean
   return true;
 }
 
-export class AddonUdpTransport implements UdpTransport, SocketOwner {
-  handler: DatagramHandler | undefined;
-  private v4: AddonSocket | undefined;
-  private v6: AddonSocket | undefined;
-  private closed = false;
-
-  private constructor(readonly log: (msg: string) => void) {}
-
+export class AddonUdpTransport extends DualStackTransport<AddonSocket> {
   /** Binds the port in both families, with udp.ts's rules for port 0 and a host without IPv6. */
   static async open(addon: UdpAddon, opts: UdpTransportOptions): Promise<AddonUdpTransport> {
-    const transport = new AddonUdpTransport(opts.log ?? (() => {}));
-    const sockets = await openDualStack(opts, {
-      bind: async (family, port) => new AddonSocket(addon, family, port, transport),
+    const log = opts.log ?? (() => {});
+    let transport: AddonUdpTransport | undefined;
+    // Datagrams arrive on a later event-loop turn, by when the transport exists.
+    const deliver: DatagramHandler = (datagram, from) => transport?.handler?.(datagram, from);
+    const { v4, v6 } = await openDualStack(opts, {
+      bind: async (family, port) => new AddonSocket(addon, family, port, deliver, log),
       portOf: (socket) => socket.port,
       close: (socket) => socket.close(),
     });
-    transport.v4 = sockets.v4;
-    transport.v6 = sockets.v6;
+    transport = new AddonUdpTransport(v4.port, v4, v6, log);
     return transport;
   }
 
-  get port(): number {
-    return this.v4!.port;
-  }
-
-  send(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void {
-    if (this.closed) return sent?.(new Error('socket closed'), 0);
-    const socket = to.family === 4 ? this.v4 : this.v6;
-    if (!socket) {
-      this.log(`udp: no IPv6 socket, dropping datagram to [${to.address}]:${to.port}`);
-      return sent?.(new Error('no IPv6 socket'), 0);
-    }
+  protected sendOn(socket: AddonSocket, datagram: Uint8Array, to: Endpoint, sent: SendCallback | undefined): void {
     socket.queue(datagram, to, sent);
-  }
-
-  onDatagram(handler: DatagramHandler): void {
-    this.handler = handler;
   }
 
   /** SO_MARK on both sockets: what `wg set fwmark` asks for (0 clears it). */
   setMark(mark: number): void {
-    this.v4?.setMark(mark);
+    this.v4.setMark(mark);
     this.v6?.setMark(mark);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.v4?.close();
-    this.v6?.close();
   }
 }

@@ -28,6 +28,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "addon-util.h"
 #include "tun-relay.h"
 #include "udp-addon.h"
 
@@ -39,52 +40,25 @@ struct tun_addon {
 	struct tun_relay relay;
 	uv_poll_t poll;
 	napi_env env;
-	napi_ref buffer;
-	napi_ref on_frames;
-	napi_ref on_lost;
+	napi_ref refs[3]; /* REF_BUFFER, REF_ON_FRAMES, REF_ON_LOST: held until freed */
 	napi_async_context async;
 	unsigned char *out;
 	int lost;
 };
+
+enum { REF_BUFFER, REF_ON_FRAMES, REF_ON_LOST };
 
 /* What JavaScript holds: outlives the device, which close() frees. */
 struct tun_handle {
 	struct tun_addon *tun;
 };
 
-#define CHECK(env, call)                                                       \
-	do {                                                                       \
-		if ((call) != napi_ok) {                                               \
-			napi_throw_error((env), NULL, "wgts-tun.node: " #call " failed"); \
-			return NULL;                                                       \
-		}                                                                      \
-	} while (0)
-
-static int throw_errno(napi_env env, const char *what, int err) {
-	char message[160];
-	snprintf(message, sizeof(message), "%s: %s", what, strerror(err));
-	napi_throw_error(env, NULL, message);
-	return -1;
-}
-
-/* Calls a JavaScript callback from the event loop, as node's own handles do. */
-static void call_back(struct tun_addon *t, napi_ref ref, napi_value arg) {
-	napi_env env = t->env;
-	napi_value fn, recv;
-	if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &recv) != napi_ok) return;
-	if (napi_make_callback(env, t->async, recv, fn, 1, &arg, NULL) == napi_pending_exception) {
-		napi_value error;
-		napi_get_and_clear_last_exception(env, &error);
-		napi_fatal_exception(env, error);
-	}
-}
-
 static int hand_frames(void *ctx, const unsigned char *frames, size_t len) {
 	struct tun_addon *t = ctx;
 	(void)frames; /* t->out: JavaScript reads them from its own buffer */
 	napi_value length;
 	if (napi_create_uint32(t->env, (uint32_t)len, &length) != napi_ok) return 0;
-	call_back(t, t->on_frames, length);
+	addon_call_back(t->env, t->async, t->refs[REF_ON_FRAMES], length);
 	/* onFrames may have closed the device: stop reading. */
 	if (t->lost || t->relay.fd < 0) {
 		errno = ECANCELED;
@@ -100,7 +74,7 @@ static void report_lost(struct tun_addon *t, const char *why) {
 	napi_value reason;
 	char message[160];
 	snprintf(message, sizeof(message), "TUN link is gone (%s)", why);
-	if (napi_create_string_utf8(t->env, message, NAPI_AUTO_LENGTH, &reason) == napi_ok) call_back(t, t->on_lost, reason);
+	if (napi_create_string_utf8(t->env, message, NAPI_AUTO_LENGTH, &reason) == napi_ok) addon_call_back(t->env, t->async, t->refs[REF_ON_LOST], reason);
 }
 
 static void on_readable(uv_poll_t *poll, int status, int events) {
@@ -120,15 +94,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
  * JavaScript, so nothing still uses the references or the async context. */
 static void free_tun(uv_handle_t *poll) {
 	struct tun_addon *t = poll->data;
-	napi_env env = t->env;
-	napi_handle_scope scope;
-	if (napi_open_handle_scope(env, &scope) == napi_ok) {
-		napi_delete_reference(env, t->buffer);
-		napi_delete_reference(env, t->on_frames);
-		napi_delete_reference(env, t->on_lost);
-		napi_async_destroy(env, t->async);
-		napi_close_handle_scope(env, scope);
-	}
+	addon_release(t->env, t->refs, sizeof(t->refs) / sizeof(t->refs[0]), t->async);
 	free(t);
 }
 
@@ -161,7 +127,7 @@ static struct tun_addon *handle_arg(napi_env env, napi_value value) {
 static napi_value tun_open(napi_env env, napi_callback_info info) {
 	size_t argc = 5;
 	napi_value argv[5];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	char name[IFNAMSIZ + 1];
 	size_t name_len;
 	bool offloads;
@@ -178,13 +144,13 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 		return NULL;
 	}
 	uv_loop_t *loop;
-	CHECK(env, napi_get_uv_event_loop(env, &loop));
+	ADDON_CHECK(env, napi_get_uv_event_loop(env, &loop));
 	struct tun_addon *t = calloc(1, sizeof(*t));
 	struct tun_handle *h = calloc(1, sizeof(*h));
 	if (!t || !h) {
 		free(t);
 		free(h);
-		throw_errno(env, "wgts-tun.node", ENOMEM);
+		addon_throw_errno(env, "wgts-tun.node", ENOMEM);
 		return NULL;
 	}
 	const char *warning;
@@ -194,7 +160,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 		free(h);
 		char what[IFNAMSIZ + 32];
 		snprintf(what, sizeof(what), "cannot open TUN %s", name);
-		throw_errno(env, what, err);
+		addon_throw_errno(env, what, err);
 		return NULL;
 	}
 	(void)warning; /* offloads(handle) tells JavaScript whether they are on */
@@ -204,9 +170,9 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 	napi_value resource_name;
 	napi_value handle;
 	h->tun = t;
-	if (napi_create_reference(env, argv[2], 1, &t->buffer) != napi_ok ||
-	    napi_create_reference(env, argv[3], 1, &t->on_frames) != napi_ok ||
-	    napi_create_reference(env, argv[4], 1, &t->on_lost) != napi_ok ||
+	if (napi_create_reference(env, argv[2], 1, &t->refs[REF_BUFFER]) != napi_ok ||
+	    napi_create_reference(env, argv[3], 1, &t->refs[REF_ON_FRAMES]) != napi_ok ||
+	    napi_create_reference(env, argv[4], 1, &t->refs[REF_ON_LOST]) != napi_ok ||
 	    napi_create_string_utf8(env, "wgts-tun", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
 	    napi_async_init(env, NULL, resource_name, &t->async) != napi_ok ||
 	    uv_poll_init(loop, &t->poll, t->relay.fd) != 0 || uv_poll_start(&t->poll, UV_READABLE, on_readable) != 0 ||
@@ -222,7 +188,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 static napi_value tun_write(napi_env env, napi_callback_info info) {
 	size_t argc = 2;
 	napi_value argv[2];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	if (argc != 2) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: write(handle, frames)");
 		return NULL;
@@ -242,25 +208,25 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
 		consumed = used == (size_t)-1 ? -1 : (double)used;
 	}
 	napi_value result;
-	CHECK(env, napi_create_double(env, consumed, &result));
+	ADDON_CHECK(env, napi_create_double(env, consumed, &result));
 	return result;
 }
 
 static napi_value tun_offloads(napi_env env, napi_callback_info info) {
 	size_t argc = 1;
 	napi_value argv[1];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct tun_addon *t = argc == 1 ? handle_arg(env, argv[0]) : NULL;
 	if (!t) return NULL;
 	napi_value result;
-	CHECK(env, napi_get_boolean(env, t->relay.offloads != 0, &result));
+	ADDON_CHECK(env, napi_get_boolean(env, t->relay.offloads != 0, &result));
 	return result;
 }
 
 static napi_value tun_close(napi_env env, napi_callback_info info) {
 	size_t argc = 1;
 	napi_value argv[1];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct tun_handle *h;
 	if (argc != 1 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: close(handle)");
@@ -279,10 +245,10 @@ static napi_value init(napi_env env, napi_value exports) {
 		{ "close", NULL, tun_close, NULL, NULL, NULL, napi_default, NULL },
 	};
 	napi_value min_buffer;
-	CHECK(env, napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions));
-	CHECK(env, napi_create_uint32(env, MIN_BUFFER, &min_buffer));
-	CHECK(env, napi_set_named_property(env, exports, "MIN_BUFFER", min_buffer));
-	CHECK(env, udp_addon_define(env, exports));
+	ADDON_CHECK(env, napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions));
+	ADDON_CHECK(env, napi_create_uint32(env, MIN_BUFFER, &min_buffer));
+	ADDON_CHECK(env, napi_set_named_property(env, exports, "MIN_BUFFER", min_buffer));
+	ADDON_CHECK(env, udp_addon_define(env, exports));
 	return exports;
 }
 

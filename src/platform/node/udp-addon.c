@@ -40,6 +40,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "addon-util.h"
 #include "udp-addon.h"
 
 #ifndef UDP_SEGMENT
@@ -64,6 +65,8 @@
 #define GSO_MAX_BYTES 65000
 
 enum { E_OFFSET, E_LENGTH, E_PORT, E_STATUS, E_ADDRESS };
+/* udpOpen's arguments from recvData on, in order. */
+enum { REF_RECV_DATA, REF_RECV_ENTRIES, REF_SEND_DATA, REF_SEND_ENTRIES, REF_ON_DATAGRAMS, REF_ON_ERROR, REF_COUNT };
 
 struct udp_addon {
 	int fd;
@@ -72,7 +75,7 @@ struct udp_addon {
 	int closed;
 	uv_poll_t poll;
 	napi_env env;
-	napi_ref refs[6]; /* the four buffers and the two callbacks */
+	napi_ref refs[REF_COUNT]; /* held until freed */
 	napi_async_context async;
 	unsigned char *recv_data;
 	int32_t *recv_entries;
@@ -90,43 +93,11 @@ struct udp_handle {
 	struct udp_addon *udp;
 };
 
-#define CHECK(env, call)                                                       \
-	do {                                                                       \
-		if ((call) != napi_ok) {                                               \
-			napi_throw_error((env), NULL, "wgts-tun.node: " #call " failed"); \
-			return NULL;                                                       \
-		}                                                                      \
-	} while (0)
-
-static void throw_errno(napi_env env, const char *what, int err) {
-	char message[160];
-	char code[32];
-	snprintf(message, sizeof(message), "%s: %s", what, strerror(err));
-	/* The code lets JavaScript tell "port taken" from "no IPv6" as it does for dgram. */
-	snprintf(code, sizeof(code), "%s", err == EADDRINUSE ? "EADDRINUSE"
-	         : err == EAFNOSUPPORT ? "EAFNOSUPPORT"
-	         : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL"
-	         : err == EPROTONOSUPPORT ? "EPROTONOSUPPORT"
-	         : err == EACCES ? "EACCES" : "EUDP");
-	napi_throw_error(env, code, message);
-}
-
-static void call_back(struct udp_addon *u, napi_ref ref, napi_value arg) {
-	napi_env env = u->env;
-	napi_value fn, recv;
-	if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &recv) != napi_ok) return;
-	if (napi_make_callback(env, u->async, recv, fn, 1, &arg, NULL) == napi_pending_exception) {
-		napi_value error;
-		napi_get_and_clear_last_exception(env, &error);
-		napi_fatal_exception(env, error);
-	}
-}
-
 static void report_error(struct udp_addon *u, const char *what, int err) {
 	char message[160];
 	napi_value text;
 	snprintf(message, sizeof(message), "%s: %s", what, strerror(err));
-	if (napi_create_string_utf8(u->env, message, NAPI_AUTO_LENGTH, &text) == napi_ok) call_back(u, u->refs[5], text);
+	if (napi_create_string_utf8(u->env, message, NAPI_AUTO_LENGTH, &text) == napi_ok) addon_call_back(u->env, u->async, u->refs[REF_ON_ERROR], text);
 }
 
 static void put_address(int32_t *entry, const struct sockaddr_in6 *name) {
@@ -212,7 +183,7 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
 			if (count == 0) continue; /* only truncated datagrams (not with these slots) */
 			napi_value arg;
 			if (napi_create_uint32(u->env, (uint32_t)count, &arg) != napi_ok) break;
-			call_back(u, u->refs[4], arg);
+			addon_call_back(u->env, u->async, u->refs[REF_ON_DATAGRAMS], arg);
 		}
 	}
 	napi_close_handle_scope(u->env, scope);
@@ -320,13 +291,7 @@ static int send_queued(struct udp_addon *u, int count) {
 
 static void free_udp(uv_handle_t *poll) {
 	struct udp_addon *u = poll->data;
-	napi_env env = u->env;
-	napi_handle_scope scope;
-	if (napi_open_handle_scope(env, &scope) == napi_ok) {
-		for (size_t i = 0; i < sizeof(u->refs) / sizeof(u->refs[0]); i++) napi_delete_reference(env, u->refs[i]);
-		napi_async_destroy(env, u->async);
-		napi_close_handle_scope(env, scope);
-	}
+	addon_release(u->env, u->refs, REF_COUNT, u->async);
 	free(u);
 }
 
@@ -400,7 +365,7 @@ fail: {
 static napi_value udp_open(napi_env env, napi_callback_info info) {
 	size_t argc = 9;
 	napi_value argv[9];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	int32_t family, port, buffer_bytes;
 	void *recv_data, *recv_entries, *send_data, *send_entries;
 	if (argc != 9 || napi_get_value_int32(env, argv[0], &family) != napi_ok || (family != 4 && family != 6) ||
@@ -415,12 +380,12 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 		return NULL;
 	}
 	uv_loop_t *loop;
-	CHECK(env, napi_get_uv_event_loop(env, &loop));
+	ADDON_CHECK(env, napi_get_uv_event_loop(env, &loop));
 	int fd = open_socket(family, port, buffer_bytes);
 	if (fd < 0) {
 		char what[64];
 		snprintf(what, sizeof(what), "bind udp%d port %d", family, port);
-		throw_errno(env, what, errno);
+		addon_throw_errno(env, what, errno);
 		return NULL;
 	}
 	struct udp_addon *u = calloc(1, sizeof(*u));
@@ -429,7 +394,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 		free(u);
 		free(h);
 		close(fd);
-		throw_errno(env, "wgts-tun.node", ENOMEM);
+		addon_throw_errno(env, "wgts-tun.node", ENOMEM);
 		return NULL;
 	}
 	u->fd = fd;
@@ -444,7 +409,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 	h->udp = u;
 	napi_value resource_name, handle;
 	int ok = 1;
-	for (int i = 0; i < 6 && ok; i++) ok = napi_create_reference(env, argv[3 + i], 1, &u->refs[i]) == napi_ok;
+	for (int i = 0; i < REF_COUNT && ok; i++) ok = napi_create_reference(env, argv[3 + i], 1, &u->refs[i]) == napi_ok;
 	if (!ok || napi_create_string_utf8(env, "wgts-udp", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
 	    napi_async_init(env, NULL, resource_name, &u->async) != napi_ok || uv_poll_init(loop, &u->poll, fd) != 0 ||
 	    uv_poll_start(&u->poll, UV_READABLE, on_readable) != 0 ||
@@ -460,24 +425,24 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 static napi_value udp_port(napi_env env, napi_callback_info info) {
 	size_t argc = 1;
 	napi_value argv[1];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct udp_addon *u = argc == 1 ? handle_arg(env, argv[0]) : NULL;
 	if (!u) return NULL;
 	struct sockaddr_in6 name;
 	socklen_t len = sizeof(name);
 	if (getsockname(u->fd, (struct sockaddr *)&name, &len) < 0) {
-		throw_errno(env, "udp: getsockname", errno);
+		addon_throw_errno(env, "udp: getsockname", errno);
 		return NULL;
 	}
 	napi_value result;
-	CHECK(env, napi_create_uint32(env, ntohs(name.sin6_port), &result)); /* same place in sockaddr_in */
+	ADDON_CHECK(env, napi_create_uint32(env, ntohs(name.sin6_port), &result)); /* same place in sockaddr_in */
 	return result;
 }
 
 static napi_value udp_send(napi_env env, napi_callback_info info) {
 	size_t argc = 2;
 	napi_value argv[2];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct udp_addon *u = argc == 2 ? handle_arg(env, argv[0]) : NULL;
 	int32_t count;
 	if (!u) return NULL;
@@ -493,14 +458,14 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
 		}
 	}
 	napi_value result;
-	CHECK(env, napi_create_int32(env, send_queued(u, count), &result));
+	ADDON_CHECK(env, napi_create_int32(env, send_queued(u, count), &result));
 	return result;
 }
 
 static napi_value udp_set_mark(napi_env env, napi_callback_info info) {
 	size_t argc = 2;
 	napi_value argv[2];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct udp_addon *u = argc == 2 ? handle_arg(env, argv[0]) : NULL;
 	uint32_t mark;
 	if (!u) return NULL;
@@ -509,7 +474,7 @@ static napi_value udp_set_mark(napi_env env, napi_callback_info info) {
 		return NULL;
 	}
 	if (setsockopt(u->fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0) {
-		throw_errno(env, "udp: SO_MARK", errno);
+		addon_throw_errno(env, "udp: SO_MARK", errno);
 		return NULL;
 	}
 	return NULL;
@@ -518,7 +483,7 @@ static napi_value udp_set_mark(napi_env env, napi_callback_info info) {
 static napi_value udp_close(napi_env env, napi_callback_info info) {
 	size_t argc = 1;
 	napi_value argv[1];
-	CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct udp_handle *h;
 	if (argc != 1 || napi_get_value_external(env, argv[0], (void **)&h) != napi_ok) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: udpClose(handle)");

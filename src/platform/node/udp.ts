@@ -30,26 +30,20 @@ export function endpointFromRemote(rinfo: dgram.RemoteInfo): Endpoint {
   return { family: 6, address: rinfo.address, port: rinfo.port };
 }
 
-class NodeUdpTransport implements UdpTransport {
+/**
+ * One UdpTransport over two sockets of some kind, one per family: what both backends
+ * (dgram here, the module's in addon-udp.ts) do alike.
+ */
+export abstract class DualStackTransport<S extends { close(): void }> implements UdpTransport {
   handler: DatagramHandler | undefined;
   private closed = false;
-  /** The callers' datagrams are theirs only during send(); ours wait here until sent. */
-  private readonly ringV4 = new SendRing();
-  private readonly ringV6 = new SendRing();
 
   constructor(
     readonly port: number,
-    private readonly v4: dgram.Socket,
-    private readonly v6: dgram.Socket | undefined,
-    private readonly log: (msg: string) => void,
-  ) {
-    for (const socket of [v4, v6]) {
-      if (!socket) continue;
-      socket.on('message', (msg, rinfo) => this.handler?.(msg, endpointFromRemote(rinfo)));
-      // Errors on an established UDP socket are transient (ICMP, ENOBUFS); a VPN keeps going.
-      socket.on('error', (err) => this.log(`udp: socket error: ${err.message}`));
-    }
-  }
+    protected readonly v4: S,
+    protected readonly v6: S | undefined,
+    protected readonly log: (msg: string) => void,
+  ) {}
 
   send(datagram: Uint8Array, to: Endpoint, sent?: SendCallback): void {
     if (this.closed) return sent?.(new Error('socket closed'), 0);
@@ -58,14 +52,11 @@ class NodeUdpTransport implements UdpTransport {
       this.log(`udp: no IPv6 socket, dropping datagram to [${to.address}]:${to.port}`);
       return sent?.(new Error('no IPv6 socket'), 0);
     }
-    const ring = to.family === 4 ? this.ringV4 : this.ringV6;
-    const copy = ring.copy(datagram);
-    socket.send(copy, to.port, to.address, (err: Error | null, bytes: number) => {
-      ring.release(copy);
-      if (sent) sent(err, bytes);
-      else if (err) this.log(`udp: send failed: ${err.message}`);
-    });
+    this.sendOn(socket, datagram, to, sent);
   }
+
+  /** Sends on the socket of `to`'s family; `datagram` is the caller's again on return. */
+  protected abstract sendOn(socket: S, datagram: Uint8Array, to: Endpoint, sent: SendCallback | undefined): void;
 
   onDatagram(handler: DatagramHandler): void {
     this.handler = handler;
@@ -76,6 +67,32 @@ class NodeUdpTransport implements UdpTransport {
     this.closed = true;
     this.v4.close();
     this.v6?.close();
+  }
+}
+
+class NodeUdpTransport extends DualStackTransport<dgram.Socket> {
+  /** The callers' datagrams are theirs only during send(); ours wait here until sent. */
+  private readonly ringV4 = new SendRing();
+  private readonly ringV6 = new SendRing();
+
+  constructor(port: number, v4: dgram.Socket, v6: dgram.Socket | undefined, log: (msg: string) => void) {
+    super(port, v4, v6, log);
+    for (const socket of [v4, v6]) {
+      if (!socket) continue;
+      socket.on('message', (msg, rinfo) => this.handler?.(msg, endpointFromRemote(rinfo)));
+      // Errors on an established UDP socket are transient (ICMP, ENOBUFS); a VPN keeps going.
+      socket.on('error', (err) => this.log(`udp: socket error: ${err.message}`));
+    }
+  }
+
+  protected sendOn(socket: dgram.Socket, datagram: Uint8Array, to: Endpoint, sent: SendCallback | undefined): void {
+    const ring = to.family === 4 ? this.ringV4 : this.ringV6;
+    const copy = ring.copy(datagram);
+    socket.send(copy, to.port, to.address, (err: Error | null, bytes: number) => {
+      ring.release(copy);
+      if (sent) sent(err, bytes);
+      else if (err) this.log(`udp: send failed: ${err.message}`);
+    });
   }
 }
 

@@ -1,0 +1,45 @@
+/* Shared by tun-addon.c and udp-addon.c; see addon-util.h. */
+#include "addon-util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void addon_call_back(napi_env env, napi_async_context async, napi_ref ref, napi_value arg) {
+	napi_value fn, recv;
+	if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &recv) != napi_ok) return;
+	if (napi_make_callback(env, async, recv, fn, 1, &arg, NULL) == napi_pending_exception) {
+		napi_value error;
+		napi_get_and_clear_last_exception(env, &error);
+		napi_fatal_exception(env, error);
+	}
+}
+
+/* The errno names JavaScript tells apart (udp.ts: port taken, or no IPv6 here). */
+static const char *errno_name(int err) {
+	switch (err) {
+	case EADDRINUSE: return "EADDRINUSE";
+	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+	case EACCES: return "EACCES";
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case ENOMEM: return "ENOMEM";
+	default: return NULL;
+	}
+}
+
+void addon_throw_errno(napi_env env, const char *what, int err) {
+	char message[192];
+	snprintf(message, sizeof(message), "%s: %s", what, strerror(err));
+	napi_throw_error(env, errno_name(err), message);
+}
+
+void addon_release(napi_env env, napi_ref *refs, size_t count, napi_async_context async) {
+	napi_handle_scope scope;
+	if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+	for (size_t i = 0; i < count; i++) napi_delete_reference(env, refs[i]);
+	napi_async_destroy(env, async);
+	napi_close_handle_scope(env, scope);
+}

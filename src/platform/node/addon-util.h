@@ -1,0 +1,30 @@
+/*
+ * What wgts-tun.node's two halves (tun-addon.c, udp-addon.c) share: calling JavaScript
+ * back from the event loop and reporting failures as exceptions.
+ */
+#ifndef WGTS_ADDON_UTIL_H
+#define WGTS_ADDON_UTIL_H
+#include <stddef.h>
+#include <node_api.h>
+
+/* Returns NULL from the calling function with an exception if a Node-API call fails. */
+#define ADDON_CHECK(env, call)                                                 \
+	do {                                                                       \
+		if ((call) != napi_ok) {                                               \
+			napi_throw_error((env), NULL, "wgts-tun.node: " #call " failed"); \
+			return NULL;                                                       \
+		}                                                                      \
+	} while (0)
+
+/* Calls the function behind `ref` with one argument from the event loop, as node's own
+ * handles do (async context, microtasks after); an exception it throws is uncaught. */
+void addon_call_back(napi_env env, napi_async_context async, napi_ref ref, napi_value arg);
+
+/* Throws "what: strerror(err)" with the errno's name as the error's code. */
+void addon_throw_errno(napi_env env, const char *what, int err);
+
+/* Drops the references and the async context of a handle being freed (outside any
+ * callback into JavaScript). */
+void addon_release(napi_env env, napi_ref *refs, size_t count, napi_async_context async);
+
+#endif
