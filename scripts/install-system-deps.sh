@@ -39,3 +39,11 @@ if [ ! -f "$node_include/node_api.h" ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends libnode-dev
 fi
+# Its AEAD uses the OpenSSL node carries (aead-addon.c), compiled against OpenSSL's headers:
+# node's own beside its headers (nodejs.org builds), else the system's (libssl-dev).
+if [ ! -f "$node_include/openssl/evp.h" ] && [ ! -f /usr/include/openssl/evp.h ]; then
+  if [ "$(id -u)" != 0 ]; then echo "install as root: libssl-dev (OpenSSL's headers)" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends libssl-dev
+fi

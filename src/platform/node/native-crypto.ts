@@ -9,6 +9,7 @@ import * as crypto from 'node:crypto';
 import { clampPrivateKey, nobleCrypto } from '../../crypto/noble';
 import { isAllZero } from '../../crypto/bytes';
 import { loadWasmAead, wasmAeadReady, wasmTransportCipher } from './wasm-aead';
+import { addonAeadReady, addonTransportCipher, loadAddonAead } from './addon-aead';
 import { useBlake2sFrom } from '../../crypto/blake2s';
 import { AEAD_TAG_LENGTH, writeCounterNonce, type CryptoProvider, type TransportCipher } from '../../crypto/provider';
 
@@ -220,10 +221,15 @@ export const nativeCrypto: CryptoProvider = {
   aeadOpen: (key, counter, sealed, aad) => aeadOpen(key, writeCounterNonce(Buffer.alloc(12), counter), sealed, aad),
   xaeadSeal: nobleCrypto.xaeadSeal,
   xaeadOpen: nobleCrypto.xaeadOpen,
-  // Transport data through libsodium's wasm once it has loaded (wasm-aead.ts says why).
-  transportCipher: (key) => (wasmAeadReady() ? wasmTransportCipher(key) : new NativeTransportCipher(key)),
+  // Transport data through the module's OpenSSL where it is installed, else libsodium's
+  // wasm once it has loaded (addon-aead.ts and wasm-aead.ts say why), else node:crypto.
+  transportCipher: (key) =>
+    addonAeadReady() ? addonTransportCipher(key) : wasmAeadReady() ? wasmTransportCipher(key) : new NativeTransportCipher(key),
   async prepare() {
-    if (process.env.WGTS_AEAD !== 'openssl') await loadWasmAead();
+    const choice = process.env.WGTS_AEAD;
+    if (choice === 'openssl') return;
+    if (choice !== 'wasm' && loadAddonAead() === undefined) return;
+    await loadWasmAead();
   },
   blake2sHash,
   blake2sHmac,

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "addon-util.h"
+#include "aead-addon.h"
 #include "tun-relay.h"
 #include "udp-addon.h"
 
@@ -249,6 +250,7 @@ static napi_value init(napi_env env, napi_value exports) {
 	ADDON_CHECK(env, napi_create_uint32(env, MIN_BUFFER, &min_buffer));
 	ADDON_CHECK(env, napi_set_named_property(env, exports, "MIN_BUFFER", min_buffer));
 	ADDON_CHECK(env, udp_addon_define(env, exports));
+	ADDON_CHECK(env, aead_addon_define(env, exports));
 	return exports;
 }
 

@@ -1,0 +1,94 @@
+/**
+ * Transport ChaCha20-Poly1305 through wgts-tun.node (aead-addon.c): OpenSSL's assembly,
+ * the OpenSSL node carries, with one cipher context per direction kept for the process.
+ *
+ * Why, when libsodium's wasm build (wasm-aead.ts) is already there: a full-size packet
+ * costs ~9 µs to seal or open in wasm and under 1 µs in OpenSSL here, and every packet is
+ * sealed on one site and opened on the other; at a few hundred Mbit/s that was most of
+ * each site's CPU (docs/performance.md, session 6). node:crypto has the same OpenSSL but
+ * builds a cipher context per call (~13 µs). The key lives in C memory and is wiped by
+ * destroy() (or when the handle is collected).
+ */
+import { AEAD_TAG_LENGTH, type TransportCipher } from '../../crypto/provider';
+import { loadTunAddon, type TunAddon } from './addon-tun';
+import { findAddon, thisEnvironment } from './tun-backend';
+
+/** What aead-addon.c adds to the module's exports. */
+export interface AeadAddon {
+  aeadKey(raw: Uint8Array): object;
+  aeadSeal(key: object, counterLow: number, counterHigh: number, plaintext: Uint8Array, padding: number, out: Uint8Array, outOffset: number): number;
+  /** Plaintext length (written over the start of `sealed`), or -1 when the tag fails. */
+  aeadOpen(key: object, counterLow: number, counterHigh: number, sealed: Uint8Array): number;
+  aeadDestroy(key: object): void;
+}
+
+/** The module's AEAD half, if this build of the module has one. */
+export function aeadAddonOf(addon: TunAddon): AeadAddon | undefined {
+  const aead = addon as unknown as Partial<AeadAddon>;
+  return typeof aead.aeadKey === 'function' && typeof aead.aeadSeal === 'function' ? (aead as AeadAddon) : undefined;
+}
+
+let addon: AeadAddon | undefined;
+
+/**
+ * Takes the module's AEAD if the module is installed and its node has OpenSSL's
+ * ChaCha20-Poly1305 (checked by sealing and opening once). Returns why not otherwise.
+ */
+export function loadAddonAead(): string | undefined {
+  if (addon) return undefined;
+  const found = findAddon(thisEnvironment());
+  if (!found) return 'no wgts-tun.node found';
+  try {
+    const candidate = aeadAddonOf(loadTunAddon(found.path));
+    if (!candidate) return `${found.path} has no AEAD (an older build)`;
+    const cipher = new AddonTransportCipher(candidate, new Uint8Array(32));
+    const sealed = new Uint8Array(16 + AEAD_TAG_LENGTH);
+    cipher.seal(1, new Uint8Array(16).fill(7), 0, sealed, 0);
+    const opened = cipher.open(1, sealed);
+    cipher.destroy();
+    if (opened?.length !== 16 || opened[15] !== 7) return 'its ChaCha20-Poly1305 does not round-trip';
+    addon = candidate;
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+export function addonAeadReady(): boolean {
+  return addon !== undefined;
+}
+
+class AddonTransportCipher implements TransportCipher {
+  private key: object | undefined;
+
+  constructor(
+    private readonly aead: AeadAddon,
+    raw: Uint8Array,
+  ) {
+    this.key = aead.aeadKey(raw);
+  }
+
+  seal(counter: number, plaintext: Uint8Array, padding: number, out: Uint8Array, outOffset: number): number {
+    if (!this.key) throw new Error('transport key destroyed');
+    return this.aead.aeadSeal(this.key, counter >>> 0, Math.floor(counter / 0x1_0000_0000) >>> 0, plaintext, padding, out, outOffset);
+  }
+
+  open(counter: number, sealed: Uint8Array): Uint8Array | undefined {
+    if (!this.key) return undefined;
+    const length = this.aead.aeadOpen(this.key, counter >>> 0, Math.floor(counter / 0x1_0000_0000) >>> 0, sealed);
+    // In place, over the ciphertext in the datagram the caller owns (TransportCipher.open).
+    return length < 0 ? undefined : sealed.subarray(0, length);
+  }
+
+  destroy(): void {
+    if (!this.key) return;
+    this.aead.aeadDestroy(this.key);
+    this.key = undefined;
+  }
+}
+
+/** A transport cipher in the module; only after loadAddonAead() succeeded. */
+export function addonTransportCipher(key: Uint8Array): TransportCipher {
+  if (!addon) throw new Error('module AEAD not loaded');
+  return new AddonTransportCipher(addon, key);
+}
