@@ -1,11 +1,13 @@
 /**
  * How an interface's TUN backends are chosen (src/platform/node/tun-backend.ts): the
  * wgts-tun.node module, then the wgts-tun helper, each beside the bundle or where the
- * package installs it, then socat; and the environment overrides.
+ * package installs it, then socat; and the environment overrides. Also the UDP
+ * socket's choice between the module and node's dgram (udp-backend.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseTunBackends, INSTALLED_ADDON, INSTALLED_HELPER } from '../../src/platform/node/tun-backend';
+import { chooseUdpModule } from '../../src/platform/node/udp-backend';
 
 /** `files` exist; those not ending in .node are executable too. */
 function where(env: Record<string, string>, files: string[], script = '/opt/wgts/dist/wgts.js') {
@@ -67,4 +69,31 @@ test('WGTS_TUN_BACKEND=helper skips every module; =socat forces socat over every
 
 test('an unknown WGTS_TUN_BACKEND is an error that names the variable and the choices', () => {
   assert.throws(() => chooseTunBackends(where({ WGTS_TUN_BACKEND: 'addon' }, [])), /WGTS_TUN_BACKEND=addon: expected socat or helper/);
+});
+
+// The UDP socket's choice (src/platform/node/udp-backend.ts): the module where the TUN's
+// would be found, whatever WGTS_TUN_BACKEND says, unless WGTS_UDP_BACKEND=dgram.
+const fakeUdpModule = { udpOpen() {}, udpSend() {} };
+
+test('UDP: the module found for the TUN, even with WGTS_TUN_BACKEND=socat; WGTS_UDP_BACKEND=dgram forces dgram', () => {
+  const loaded: string[] = [];
+  const load = (file: string) => (loaded.push(file), fakeUdpModule);
+  const chosen = chooseUdpModule(where({ WGTS_TUN_BACKEND: 'socat' }, [BESIDE_ADDON, INSTALLED_ADDON]), load);
+  assert.equal(chosen.addon, fakeUdpModule);
+  assert.deepEqual(loaded, [BESIDE_ADDON]);
+  assert.deepEqual(chooseUdpModule(where({ WGTS_UDP_BACKEND: 'dgram' }, [BESIDE_ADDON]), load),
+    { addon: undefined, reason: 'WGTS_UDP_BACKEND=dgram', warn: false });
+  assert.deepEqual(chooseUdpModule(where({}, []), load), { addon: undefined, reason: 'no wgts-tun.node found', warn: false });
+  assert.throws(() => chooseUdpModule(where({ WGTS_UDP_BACKEND: 'module' }, []), load), /WGTS_UDP_BACKEND=module: expected dgram/);
+});
+
+test('UDP: a module that does not load, or has no UDP half, means dgram with a warning', () => {
+  const broken = chooseUdpModule(where({}, [INSTALLED_ADDON]), () => {
+    throw new Error('wrong ELF class: ELFCLASS32');
+  });
+  assert.deepEqual(broken, { addon: undefined, reason: 'wrong ELF class: ELFCLASS32', warn: true });
+  const older = chooseUdpModule(where({}, [INSTALLED_ADDON]), () => ({ open() {}, write() {}, close() {} }));
+  assert.equal(older.addon, undefined);
+  assert.match((older as { reason: string }).reason, /has no UDP socket \(an older build\)/);
+  assert.equal((older as { warn: boolean }).warn, true);
 });

@@ -152,7 +152,7 @@ static int read_batch(struct udp_addon *u) {
 			entry[E_STATUS] = 0;
 			put_address(entry, &u->names[i]);
 		}
-		if (length == 0) { /* an empty datagram is still one: JavaScript counts it */
+		if (length == 0 && count < UDP_RECV_ENTRIES) { /* an empty datagram is still one: the device counts it */
 			int32_t *entry = &u->recv_entries[count++ * UDP_ENTRY_INTS];
 			entry[E_OFFSET] = (int32_t)((size_t)i * UDP_SLOT_BYTES);
 			entry[E_LENGTH] = 0;

@@ -243,7 +243,6 @@ export class WgInterface {
     }
   }
 
-
   onStopped(handler: (reason: string) => void): void {
     this.stopHandlers.push(handler);
   }
