@@ -80,7 +80,7 @@ async function twoOffices(
   const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig, env: Record<string, string> = {}) =>
     impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug', ...env } }) : startWireguardGo(net, ns, name, config);
   const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
-  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram' } : {});
+  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram', WGTS_AEAD: 'wasm' } : {});
   return { net, a, b, keys: { a: ka, b: kb } };
 }
 
@@ -122,9 +122,9 @@ async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, server
 test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
   await withNetwork(async (net, handles) => {
     // A takes the default backends (the wgts-tun.node module `make build` puts beside the
-    // bundle, loaded into node, for the TUN and the UDP socket); B is forced onto the socat
-    // bridge and node's dgram, what runs where neither the module nor the helper is
-    // installed (the helper: pipe-tun.test.ts).
+    // bundle, loaded into node, for the TUN, the UDP socket and the transport cipher); B is
+    // forced onto the socat bridge, node's dgram and the wasm cipher, what runs where
+    // neither the module nor the helper is installed (the helper: pipe-tun.test.ts).
     const { a, b } = await twoOffices(net, 'wgts', 'wgts', { socatB: true });
     handles.push(a, b);
     const [inA, inB] = [await commandsIn(net, net.a.ns), await commandsIn(net, net.b.ns)];
@@ -132,6 +132,8 @@ test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handsh
     assert.ok(inB.includes('socat') && !inB.includes('wgts-tun') && !maps(b.pid, 'wgts-tun.node'), `B runs socat: ${inB.join(', ')}`);
     assert.match(a.stderr(), /info: .*UDP through .*wgts-tun\.node/, a.stderr());
     assert.match(b.stderr(), /info: .*UDP through node's dgram \(WGTS_UDP_BACKEND=dgram\)/, b.stderr());
+    assert.match(a.stderr(), /crypto native \(transport: node's OpenSSL through wgts-tun\.node\)/, a.stderr());
+    assert.match(b.stderr(), /crypto native \(transport: libsodium wasm\)/, b.stderr());
     // Each allowed IP got its route on the interface (installed in one `ip -batch`).
     const routes = (await net.exec(net.a.ns, ['ip', 'route', 'show', 'dev', a.ifname])).stdout
       + (await net.exec(net.a.ns, ['ip', '-6', 'route', 'show', 'dev', a.ifname])).stdout;

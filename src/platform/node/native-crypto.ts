@@ -198,6 +198,9 @@ export function nativeCryptoAvailable(): boolean {
 
 export const nativeCrypto: CryptoProvider = {
   name: 'native',
+  get transportCipherName() {
+    return addonAeadReady() ? "node's OpenSSL through wgts-tun.node" : wasmAeadReady() ? 'libsodium wasm' : 'node:crypto';
+  },
   randomBytes: (length) => new Uint8Array(crypto.randomBytes(length)),
   generatePrivateKey,
   rememberStaticKey(privateKey) {

@@ -144,7 +144,9 @@ export class WgInterface {
     this.ticker = setInterval(() => device.tick(), TICK_INTERVAL_MS);
     startBufferCollector((m) => log('warn', m)); // once per process (see buffer-collector.ts)
     device.up();
-    log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${this.options.crypto.name}`);
+    const cipher = this.options.crypto.transportCipherName;
+    const transportCipher = cipher ? ` (transport: ${cipher})` : '';
+    log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${this.options.crypto.name}${transportCipher}`);
   }
 
   /** Routes for allowed IPs, like wg-quick; a default route needs policy routing we do not do yet. */
