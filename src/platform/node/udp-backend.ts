@@ -9,7 +9,7 @@ import type { UdpTransport } from '../types';
 import { AddonUdpTransport, udpAddonOf, type UdpAddon } from './addon-udp';
 import { loadTunAddon } from './addon-tun';
 import { findAddon, thisEnvironment, type TunBackendEnvironment } from './tun-backend';
-import { openUdpTransport, type DatagramHandler, type UdpTransportOptions } from './udp';
+import { DualStackTransport, openUdpTransport, type UdpTransportOptions } from './udp';
 
 export type UdpLog = (level: 'debug' | 'info' | 'warn', message: string) => void;
 
@@ -60,8 +60,7 @@ export async function rebindUdp(
 ): Promise<UdpTransport> {
   if (opts.port !== 0 && opts.port === old.port) return old;
   const fresh = await open(opts, log);
-  const handler = (old as { handler?: DatagramHandler }).handler;
-  if (handler) fresh.onDatagram(handler);
+  if (old instanceof DualStackTransport && old.handler) fresh.onDatagram(old.handler);
   old.close();
   return fresh;
 }
