@@ -33,12 +33,15 @@ import {
 } from '../protocol/messages';
 import {
   acceptInitiation,
-  consumeInitiation,
+  consumeOpenedInitiation,
   consumeResponse,
   createInitiation,
   createResponse,
   deriveSession,
   HandshakeState,
+  type OpenedInitiation,
+  openInitiation,
+  type ResponderKeys,
   StaticIdentity,
 } from '../protocol/noise';
 import { isTai64nAfter, tai64nFromUnixMs } from '../protocol/tai64n';
@@ -51,6 +54,12 @@ import { ipPacketLength, ipVersion, IPV4_DESTINATION_OFFSET, IPV4_SOURCE_OFFSET,
 import { Keypair } from './keypair';
 import { Peer } from './peer';
 import { HandshakeQueue } from './handshake-queue';
+import {
+  type HandshakeOffload,
+  type InitiationWork,
+  MAX_OFFLOADED_INITIATIONS,
+  OFFLOAD_FROM_BACKLOG,
+} from './handshake-offload';
 import { HandshakeRateLimiter, handshakeSourceKey } from './ratelimiter';
 import { REKEY_JITTER_RANGE, TimerKind } from './timers';
 
@@ -86,6 +95,8 @@ export interface DeviceOptions {
   io: DeviceIo;
   events?: DeviceEvents;
   mtu?: number;
+  /** Where the responder's Curve25519 work may run when handshakes queue up (handshake-offload.ts). */
+  handshakeOffload?: HandshakeOffload;
 }
 
 /** What the index table points at: a peer's pending handshake, or one of its sessions. */
@@ -125,6 +136,16 @@ export class Device {
    */
   private readonly cookieReplyLimiter = new HandshakeRateLimiter({ perSecond: INITIATIONS_PER_SECOND });
   private readonly handshakeQueue = new HandshakeQueue();
+  private readonly handshakeOffload: HandshakeOffload | undefined;
+  /** Initiations submitted to handshakeOffload whose result has not come back. */
+  private offloadedInitiations = 0;
+  /**
+   * Bumped when the static key changes or the device goes down: offloaded results
+   * of an older epoch belong to a key or sessions that are gone and are discarded.
+   */
+  private handshakeEpoch = 0;
+  /** A processHandshakes() call has been asked of the host and has not run yet. */
+  private handshakeTurnRequested = false;
   /** Reused for every outgoing transport message (see transportMessage). */
   private sendBuffer = new Uint8Array(2048);
   private isUp = false;
@@ -135,6 +156,7 @@ export class Device {
     this.io = options.io;
     this.events = options.events ?? {};
     this.mtu = options.mtu ?? DEFAULT_MTU;
+    this.handshakeOffload = options.handshakeOffload;
     this.indices = new IndexTable<IndexEntry>((n) => this.crypto.randomBytes(n));
   }
 
@@ -152,6 +174,7 @@ export class Device {
   setPrivateKey(privateKey: Uint8Array | undefined): void {
     if (this.identity && privateKey && toHex(this.identity.privateKey) === toHex(privateKey)) return;
     if (this.identity) wipe(this.identity.privateKey);
+    this.handshakeEpoch++;
     this.identity = privateKey ? new StaticIdentity(this.crypto, privateKey.slice()) : undefined;
     this.crypto.rememberStaticKey?.(this.identity?.privateKey);
     this.cookieChecker = this.identity ? new CookieChecker(this.crypto, this.identity.publicKey, this.clock.now()) : undefined;
@@ -254,6 +277,7 @@ export class Device {
       peer.staged = [];
     }
     this.handshakeQueue.clear();
+    this.handshakeEpoch++;
   }
 
   // ---------------------------------------------------------------- outgoing: TUN → UDP
@@ -410,7 +434,13 @@ export class Device {
    */
   private queueHandshake(message: Uint8Array, from: Endpoint): void {
     if (!this.handshakeQueue.push(message.slice(), from)) return this.drop('handshakeQueueFull');
-    if (this.handshakeQueue.length === 1) this.io.scheduleHandshakes();
+    this.requestHandshakeTurn();
+  }
+
+  private requestHandshakeTurn(): void {
+    if (this.handshakeTurnRequested) return;
+    this.handshakeTurnRequested = true;
+    this.io.scheduleHandshakes();
   }
 
   /**
@@ -418,17 +448,22 @@ export class Device {
    * (at least one); if some remain, asks the host to call again after other work.
    */
   processHandshakes(): void {
+    this.handshakeTurnRequested = false;
     const start = this.clock.now();
     try {
       do {
+        // With the offload full, its results ask for the next turn (offloadedInitiationDone).
+        if (this.offloadedInitiations >= MAX_OFFLOADED_INITIATIONS) return;
         const next = this.handshakeQueue.shift();
         if (!next) return;
         if (next.message[0] === MessageType.HandshakeInitiation) this.receiveInitiation(next.message, next.from);
         else this.receiveResponse(next.message, next.from);
       } while (this.clock.now() - start < HANDSHAKE_TURN_BUDGET_MS);
     } finally {
-      // Even if a message threw: the queue must not stall (only an empty one schedules itself).
-      if (this.handshakeQueue.length > 0) this.io.scheduleHandshakes();
+      // Even if a message threw: the queue must not stall.
+      if (this.handshakeQueue.length > 0 && this.offloadedInitiations < MAX_OFFLOADED_INITIATIONS) {
+        this.requestHandshakeTurn();
+      }
     }
   }
 
@@ -523,8 +558,50 @@ export class Device {
   private receiveInitiation(message: Uint8Array, from: Endpoint): void {
     if (!this.admitHandshake(message, from, readU32(message, Initiation.sender))) return;
     const identity = this.identity!;
-    const consumed = consumeInitiation(identity, message, (key) => this.peersByKey.get(toHex(key)));
-    if (!consumed) return this.drop('handshakeRejected');
+    // Offload only a backlog (or behind results still out, to keep the order): a few
+    // initiations are answered here at once, with no hop to another thread.
+    const backlog = this.offloadedInitiations > 0 || this.handshakeQueue.length >= OFFLOAD_FROM_BACKLOG;
+    if (this.handshakeOffload && backlog) {
+      const epoch = this.handshakeEpoch;
+      const submitted = this.handshakeOffload.submit(identity.privateKey, message, (work) =>
+        this.offloadedInitiationDone(work, message, from, epoch),
+      );
+      if (submitted) {
+        this.offloadedInitiations++;
+        return;
+      }
+    }
+    const opened = openInitiation(identity, message);
+    if (!opened) return this.drop('handshakeRejected');
+    this.finishInitiation(message, from, { opened, keys: undefined });
+  }
+
+  private offloadedInitiationDone(work: InitiationWork | undefined, message: Uint8Array, from: Endpoint, epoch: number): void {
+    this.offloadedInitiations--;
+    try {
+      if (epoch !== this.handshakeEpoch) {
+        if (work) wipe(work.opened.chainingKey, work.opened.hash, work.keys.ee, work.keys.se);
+      } else if (!work) {
+        this.drop('handshakeRejected');
+      } else {
+        this.finishInitiation(message, from, work);
+      }
+    } finally {
+      if (this.handshakeQueue.length > 0) this.requestHandshakeTurn();
+    }
+  }
+
+  /** The peer-level half of an initiation: who sent it, is it fresh, then our response. */
+  private finishInitiation(
+    message: Uint8Array,
+    from: Endpoint,
+    work: { opened: OpenedInitiation; keys: ResponderKeys | undefined },
+  ): void {
+    const consumed = consumeOpenedInitiation(this.crypto, message, work.opened, (key) => this.peersByKey.get(toHex(key)));
+    if (!consumed) {
+      wipe(work.opened.chainingKey, work.opened.hash, work.keys?.ee, work.keys?.se);
+      return this.drop('handshakeRejected');
+    }
     const peer = consumed.peer;
     const now = this.clock.now();
     // Replay protection: the timestamp must be newer than any initiation accepted so far.
@@ -534,7 +611,7 @@ export class Device {
         ? 'initiationFlood'
         : undefined;
     if (refusal) {
-      wipe(consumed.chainingKey, consumed.hash, consumed.remoteEphemeral);
+      wipe(consumed.chainingKey, consumed.hash, consumed.remoteEphemeral, work.keys?.ee, work.keys?.se);
       return this.drop(refusal);
     }
 
@@ -544,12 +621,13 @@ export class Device {
     peer.rxBytes += message.length;
     peer.timers.anyAuthenticatedPacketReceived();
     peer.timers.anyAuthenticatedPacketTraversal(now);
-    this.respond(peer, now);
+    this.respond(peer, now, work.keys);
   }
 
-  private respond(peer: Peer, now: number): void {
+  /** `keys`: the response's Curve25519 work when the offload did it. */
+  private respond(peer: Peer, now: number, keys: ResponderKeys | undefined): void {
     const localIndex = this.indices.allocate({ peer, keypair: undefined });
-    const response = createResponse(this.identity!, peer, peer.handshake, localIndex);
+    const response = createResponse(this.identity!, peer, peer.handshake, localIndex, keys);
     if (!response) {
       this.indices.remove(localIndex);
       peer.handshake.clear();

@@ -150,6 +150,37 @@ export function createInitiation(
   return msg;
 }
 
+/**
+ * The part of an initiation that only our static private key opens: the
+ * initiator's ephemeral and static public keys, and the transcript so far. It
+ * needs no peer state, so it may be computed away from the device (a worker).
+ */
+export interface OpenedInitiation {
+  remoteEphemeral: Uint8Array;
+  remoteStatic: Uint8Array;
+  hash: Uint8Array;
+  chainingKey: Uint8Array;
+}
+
+/** DH(our static, their ephemeral), then the initiator's static key decrypted with it. */
+export function openInitiation(identity: StaticIdentity, msg: Uint8Array): OpenedInitiation | undefined {
+  const crypto = identity.crypto;
+  const remoteEphemeral = msg.slice(Initiation.ephemeral, Initiation.ephemeral + 32);
+  let c = kdf1(INITIAL_CHAINING_KEY, remoteEphemeral);
+  let h = mixHash(identity.initialHashToUs, remoteEphemeral);
+
+  const es = crypto.x25519(identity.privateKey, remoteEphemeral);
+  if (!es) return undefined;
+  let key: Uint8Array;
+  [c, key] = kdf2(c, es);
+  const encryptedStatic = msg.subarray(Initiation.static, Initiation.timestamp);
+  const remoteStatic = crypto.aeadOpen(key, 0, encryptedStatic, h);
+  wipe(es, key);
+  if (!remoteStatic) return undefined;
+  h = mixHash(h, encryptedStatic);
+  return { remoteEphemeral, remoteStatic, hash: h, chainingKey: c };
+}
+
 /** The decrypted content of an initiation, before the peer-level checks. */
 export interface ConsumedInitiation<P> {
   peer: P;
@@ -170,23 +201,22 @@ export function consumeInitiation<P extends HandshakeRemote>(
   msg: Uint8Array,
   findPeer: (remoteStatic: Uint8Array) => P | undefined,
 ): ConsumedInitiation<P> | undefined {
-  const crypto = identity.crypto;
-  const remoteEphemeral = msg.slice(Initiation.ephemeral, Initiation.ephemeral + 32);
-  let c = kdf1(INITIAL_CHAINING_KEY, remoteEphemeral);
-  let h = mixHash(identity.initialHashToUs, remoteEphemeral);
+  const opened = openInitiation(identity, msg);
+  return opened && consumeOpenedInitiation(identity.crypto, msg, opened, findPeer);
+}
 
-  const es = crypto.x25519(identity.privateKey, remoteEphemeral);
-  if (!es) return undefined;
-  let key: Uint8Array;
-  [c, key] = kdf2(c, es);
-  const encryptedStatic = msg.subarray(Initiation.static, Initiation.timestamp);
-  const remoteStatic = crypto.aeadOpen(key, 0, encryptedStatic, h);
-  wipe(es, key);
-  if (!remoteStatic) return undefined;
-  h = mixHash(h, encryptedStatic);
-
-  const peer = findPeer(remoteStatic);
+/** The rest of consumeInitiation once openInitiation's part is done (here or elsewhere). */
+export function consumeOpenedInitiation<P extends HandshakeRemote>(
+  crypto: CryptoProvider,
+  msg: Uint8Array,
+  opened: OpenedInitiation,
+  findPeer: (remoteStatic: Uint8Array) => P | undefined,
+): ConsumedInitiation<P> | undefined {
+  const peer = findPeer(opened.remoteStatic);
   if (!peer || !peer.staticStatic) return undefined;
+  let c = opened.chainingKey;
+  let h = opened.hash;
+  let key: Uint8Array;
   [c, key] = kdf2(c, peer.staticStatic);
   const encryptedTimestamp = msg.subarray(Initiation.timestamp, Initiation.mac1);
   const timestamp = crypto.aeadOpen(key, 0, encryptedTimestamp, h);
@@ -194,7 +224,14 @@ export function consumeInitiation<P extends HandshakeRemote>(
   if (!timestamp) return undefined;
   h = mixHash(h, encryptedTimestamp);
 
-  return { peer, remoteEphemeral, senderIndex: readU32(msg, Initiation.sender), timestamp, hash: h, chainingKey: c };
+  return {
+    peer,
+    remoteEphemeral: opened.remoteEphemeral,
+    senderIndex: readU32(msg, Initiation.sender),
+    timestamp,
+    hash: h,
+    chainingKey: c,
+  };
 }
 
 /** Records an initiation that passed every check into the peer's handshake. */
@@ -209,38 +246,67 @@ export function acceptInitiation(hs: Handshake, consumed: ConsumedInitiation<unk
   hs.state = HandshakeState.ConsumedInitiation;
 }
 
-/** Builds the response to a consumed initiation (macs left zero). */
+/**
+ * The responder's Curve25519 work for its response: a fresh ephemeral key pair
+ * (only its public half leaves here) and its DH with the initiator's ephemeral and
+ * static keys. Independent of peer state, like openInitiation.
+ */
+export interface ResponderKeys {
+  ephemeralPublic: Uint8Array;
+  /** DH(our ephemeral, their ephemeral) */
+  ee: Uint8Array;
+  /** DH(our ephemeral, their static) */
+  se: Uint8Array;
+}
+
+export function responderKeys(
+  crypto: CryptoProvider,
+  remoteEphemeral: Uint8Array,
+  remoteStatic: Uint8Array,
+): ResponderKeys | undefined {
+  const ephemeralPrivate = crypto.generatePrivateKey();
+  const ephemeralPublic = crypto.x25519PublicKey(ephemeralPrivate);
+  const ee = crypto.x25519(ephemeralPrivate, remoteEphemeral);
+  const se = crypto.x25519(ephemeralPrivate, remoteStatic);
+  wipe(ephemeralPrivate);
+  if (!ee || !se) {
+    wipe(ee, se);
+    return undefined;
+  }
+  return { ephemeralPublic, ee, se };
+}
+
+/**
+ * Builds the response to a consumed initiation (macs left zero). `keys`: the
+ * responderKeys for it when computed elsewhere; by default computed here.
+ */
 export function createResponse(
   identity: StaticIdentity,
   remote: HandshakeRemote,
   hs: Handshake,
   localIndex: number,
+  keys?: ResponderKeys,
 ): Uint8Array | undefined {
   if (hs.state !== HandshakeState.ConsumedInitiation || !hs.remoteEphemeral) return undefined;
-  const crypto = identity.crypto;
+  const dh = keys ?? responderKeys(identity.crypto, hs.remoteEphemeral, remote.remoteStatic);
+  if (!dh) return undefined;
   const msg = new Uint8Array(HANDSHAKE_RESPONSE_LENGTH);
   writeHeader(msg, MessageType.HandshakeResponse);
   writeU32(msg, Response.sender, localIndex);
   writeU32(msg, Response.receiver, hs.remoteIndex);
 
-  const ephemeralPrivate = crypto.generatePrivateKey();
-  const ephemeralPublic = crypto.x25519PublicKey(ephemeralPrivate);
-  msg.set(ephemeralPublic, Response.ephemeral);
-  let c = kdf1(hs.chainingKey, ephemeralPublic);
-  let h = mixHash(hs.hash, ephemeralPublic);
-
-  const ee = crypto.x25519(ephemeralPrivate, hs.remoteEphemeral);
-  const se = crypto.x25519(ephemeralPrivate, remote.remoteStatic);
-  if (!ee || !se) return undefined;
-  c = kdf1(c, ee);
-  c = kdf1(c, se);
+  msg.set(dh.ephemeralPublic, Response.ephemeral);
+  let c = kdf1(hs.chainingKey, dh.ephemeralPublic);
+  let h = mixHash(hs.hash, dh.ephemeralPublic);
+  c = kdf1(c, dh.ee);
+  c = kdf1(c, dh.se);
   const [c2, tau, key] = kdf3(c, remote.presharedKey);
   c = c2;
   h = mixHash(h, tau);
-  const encryptedNothing = crypto.aeadSeal(key, 0, EMPTY, h);
+  const encryptedNothing = identity.crypto.aeadSeal(key, 0, EMPTY, h);
   msg.set(encryptedNothing, Response.empty);
   h = mixHash(h, encryptedNothing);
-  wipe(ee, se, tau, key, ephemeralPrivate);
+  wipe(dh.ee, dh.se, tau, key);
 
   hs.hash = h;
   hs.chainingKey = c;

@@ -6,6 +6,7 @@
 import { Device } from '../../src/device/device';
 import { parseCidr } from '../../src/device/ip';
 import type { CryptoProvider } from '../../src/crypto/provider';
+import type { HandshakeOffload } from '../../src/device/handshake-offload';
 import { nobleCrypto } from '../../src/crypto/noble';
 import type { Clock, Endpoint } from '../../src/platform/types';
 
@@ -45,12 +46,19 @@ export class FakeNetwork {
   /** Return false to drop a datagram in flight. */
   filter: (datagram: Uint8Array, from: Endpoint, to: Endpoint) => boolean = () => true;
 
-  addNode(name: string, address: string, port: number, crypto: CryptoProvider = nobleCrypto): Node {
+  addNode(
+    name: string,
+    address: string,
+    port: number,
+    crypto: CryptoProvider = nobleCrypto,
+    handshakeOffload?: HandshakeOffload,
+  ): Node {
     const endpoint: Endpoint = { family: address.includes(':') ? 6 : 4, address, port };
     const node: Node = { name, device: undefined as unknown as Device, endpoint, tun: [], sent: [] };
     node.device = new Device({
       crypto,
       clock: this.clock,
+      handshakeOffload,
       io: {
         sendDatagram: (datagram, to, sent) => {
           node.sent.push({ datagram: datagram.slice(), to });
