@@ -6,6 +6,7 @@
  *   wgts [-f|--foreground] IFACE    cross-platform userspace entry (configure with wg)
  */
 import { ConfigError } from '../config/wgquick';
+import { runHandshakeWorkerIfAsked, setHandshakeWorkerScript } from '../platform/node/handshake-worker';
 import { selectCryptoProvider } from '../platform/node/native-crypto';
 import { controlCommand, parseDaemonFlags, runDaemon } from './daemon-commands';
 import { createLogger } from './log';
@@ -87,14 +88,18 @@ function one(args: string[], what: string): string {
   return args[0]!;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof ConfigError || err instanceof UsageError) {
-      process.stderr.write(`wgts: ${err.message}\n`);
+// The same bundle serves as the handshake worker's script (handshake-worker.ts).
+if (!runHandshakeWorkerIfAsked()) {
+  setHandshakeWorkerScript(__filename);
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof ConfigError || err instanceof UsageError) {
+        process.stderr.write(`wgts: ${err.message}\n`);
+        process.exit(1);
+      }
+      process.stderr.write(`wgts: ${(err as Error).message}\n`);
       process.exit(1);
-    }
-    process.stderr.write(`wgts: ${(err as Error).message}\n`);
-    process.exit(1);
-  },
-);
+    },
+  );
+}
