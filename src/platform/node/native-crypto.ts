@@ -10,6 +10,7 @@ import { clampPrivateKey, nobleCrypto } from '../../crypto/noble';
 import { isAllZero } from '../../crypto/bytes';
 import { loadWasmAead, wasmAeadReady, wasmTransportCipher } from './wasm-aead';
 import { addonAeadReady, addonTransportCipher, loadAddonAead } from './addon-aead';
+import { addonX25519, addonX25519PublicKey, addonX25519Ready, addonX25519Static, loadAddonX25519 } from './addon-x25519';
 import { useBlake2sFrom } from '../../crypto/blake2s';
 import { AEAD_TAG_LENGTH, writeCounterNonce, type CryptoProvider, type TransportCipher } from '../../crypto/provider';
 
@@ -80,6 +81,7 @@ function rawPublicKey(key: crypto.KeyObject): Uint8Array {
  */
 function generatePrivateKey(): Uint8Array {
   const raw = clampPrivateKey(crypto.randomFillSync(new Uint8Array(32)));
+  if (addonX25519Ready()) return raw; // the module prepares it on first use
   const key = importPrivateKey(raw);
   generatedKeys.set(raw, { key, publicKey: rawPublicKey(key) });
   return raw;
@@ -205,14 +207,18 @@ export const nativeCrypto: CryptoProvider = {
   generatePrivateKey,
   rememberStaticKey(privateKey) {
     staticKey?.raw.fill(0);
+    staticKey = undefined;
+    if (addonX25519Ready()) return addonX25519Static(privateKey);
     staticKey = privateKey ? { raw: Buffer.from(privateKey), key: importPrivateKey(privateKey) } : undefined;
   },
   x25519PublicKey(privateKey) {
+    if (addonX25519Ready()) return addonX25519PublicKey(privateKey);
     const generated = generatedKeys.get(privateKey);
     if (generated) return generated.publicKey.slice();
     return rawPublicKey(crypto.createPublicKey(privateKeyObject(privateKey)));
   },
   x25519(privateKey, publicKey) {
+    if (addonX25519Ready()) return addonX25519(privateKey, publicKey);
     try {
       const shared = crypto.diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
       return isAllZero(shared) ? undefined : new Uint8Array(shared);
@@ -245,6 +251,9 @@ export const nativeCrypto: CryptoProvider = {
  */
 export function selectCryptoProvider(preference: string | undefined): CryptoProvider {
   const provider = preference === 'noble' || !nativeCryptoAvailable() ? nobleCrypto : nativeCrypto;
+  // X25519 through the module where it is installed (addon-x25519.ts); WGTS_X25519=openssl
+  // keeps node:crypto's.
+  if (provider === nativeCrypto && process.env.WGTS_X25519 !== 'openssl') loadAddonX25519();
   useBlake2sFrom(provider);
   return provider;
 }
