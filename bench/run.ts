@@ -4,8 +4,10 @@
  * invocation, so every figure can be read as a same-run ratio wgts / wireguard-go.
  *
  *   node build/bench/run.cjs [--smoke] [--seconds N] [--pings N] [--peers N] [--only wgts|wireguard-go]
- *                            [--wgts-env NAME=VALUE]...
+ *                            [--wgts-env NAME=VALUE]... [--handshakes-only]
  *
+ * --handshakes-only runs step 2's handshake loads alone (to compare handshake
+ * changes quickly; the other figures stay empty).
  * --wgts-env passes an environment variable to every wgts daemon (e.g. NODE_OPTIONS
  * for V8 heap flags); $WGTS_BUNDLE picks the bundle to measure (default dist/wgts.js).
  *
@@ -124,6 +126,7 @@ interface Options {
   handshakeMeasureMs: number;
   only: Impl | undefined;
   wgtsEnv: Record<string, string>;
+  handshakesOnly: boolean;
 }
 
 /** iperf3 UDP payload that fills the tunnel MTU: 1420 − 20 (IPv4) − 8 (UDP). */
@@ -136,16 +139,21 @@ const KEEPALIVE_S = 25;
 const UDP_PORT = 5202;
 const READY_TIMEOUT_MS = 120_000;
 
-const USAGE = 'usage: run [--smoke] [--seconds N] [--pings N] [--peers N] [--only wgts|wireguard-go] [--wgts-env NAME=VALUE]...';
+const USAGE =
+  'usage: run [--smoke] [--seconds N] [--pings N] [--peers N] [--only wgts|wireguard-go] [--wgts-env NAME=VALUE]... [--handshakes-only]';
 
 function parseArgs(argv: readonly string[]): Options {
   const smoke = argv.includes('--smoke');
   const opts: Options = smoke
-    ? { smoke, seconds: 1, pings: 30, peers: 100, handshakeWarmupMs: 500, handshakeMeasureMs: 1000, only: undefined, wgtsEnv: {} }
-    : { smoke, seconds: 10, pings: 300, peers: 1000, handshakeWarmupMs: 1000, handshakeMeasureMs: 3000, only: undefined, wgtsEnv: {} };
+    ? { smoke, seconds: 1, pings: 30, peers: 100, handshakeWarmupMs: 500, handshakeMeasureMs: 1000, only: undefined, wgtsEnv: {}, handshakesOnly: false }
+    : { smoke, seconds: 10, pings: 300, peers: 1000, handshakeWarmupMs: 1000, handshakeMeasureMs: 3000, only: undefined, wgtsEnv: {}, handshakesOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--smoke') continue;
+    if (arg === '--handshakes-only') {
+      opts.handshakesOnly = true;
+      continue;
+    }
     const value = argv[++i];
     if (arg === '--only' && (value === 'wgts' || value === 'wireguard-go')) {
       opts.only = value;
@@ -254,7 +262,7 @@ class Measurement {
     if (bundle && fs.existsSync(bundle)) this.figures.bundleBytes = fs.statSync(bundle).size;
     const net = await createTwoSiteNetwork({ subnet: 1 });
     try {
-      await this.step('one peer', () => this.onePeer(net));
+      if (!this.opts.handshakesOnly) await this.step('one peer', () => this.onePeer(net));
       await this.step(`${this.opts.peers} peers`, () => this.manyPeers(net));
     } finally {
       await net.cleanup();
@@ -350,7 +358,7 @@ class Measurement {
       if (warm.received !== 1) throw new Error(`no ping reply through the tunnel:\n${warm.output}`);
       await sleep(1000);
       f.rssIdleManyPeersMiB = mib(interfaceRssKiB(b));
-      await this.step('TCP A→B', async () => {
+      if (!this.opts.handshakesOnly) await this.step('TCP A→B', async () => {
         const run = await tcpUnderObservation(net, {
           serverNs: net.b.ns, clientNs: net.a.ns, serverAddr: '10.99.0.2', clientAddr: '10.99.0.1',
           seconds: Math.max(1, Math.ceil(this.opts.seconds / 2)), pingIntervalS: PING_INTERVAL_S, watched: b, reverse: false,
@@ -474,7 +482,7 @@ async function main(): Promise<number> {
     wgtsErrors,
     wireguardGoErrors: refErrors,
   }));
-  const incomplete = (impl: Impl) => results.has(impl) && Object.values(results.get(impl)!.figures).some((v, i) => v === null && Object.keys(emptyFigures())[i] !== 'handshakesPerSecondNoble');
+  const incomplete = (impl: Impl) => !opts.handshakesOnly && results.has(impl) && Object.values(results.get(impl)!.figures).some((v, i) => v === null && Object.keys(emptyFigures())[i] !== 'handshakesPerSecondNoble');
   if (results.has('wireguard-go') && (refErrors.length > 0 || incomplete('wireguard-go'))) return 2;
   if (results.has('wgts') && (wgtsErrors.length > 0 || incomplete('wgts'))) return 1;
   return 0;
