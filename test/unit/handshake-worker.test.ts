@@ -128,9 +128,12 @@ if (!runHandshakeWorkerIfAsked()) {
   test('work outstanding when the offload closes is finished on this thread', async () => {
     const { offload } = await startedOffload();
     const responder = new StaticIdentity(crypto, crypto.generatePrivateKey());
-    const cases = Array.from({ length: 6 }, () => initiationTo(responder));
+    const cases = Array.from({ length: 8 }, () => initiationTo(responder));
     const results: (InitiationWork | undefined)[] = [];
-    for (const c of cases) offload.submit(responder.privateKey, c.message, (work) => results.push(work));
+    // Six posted to the worker (the batch leaves in a microtask), two not yet.
+    for (const c of cases.slice(0, 6)) offload.submit(responder.privateKey, c.message, (work) => results.push(work));
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    for (const c of cases.slice(6)) offload.submit(responder.privateKey, c.message, (work) => results.push(work));
     offload.close();
     assert.equal(results.length, cases.length, 'every job done before close() returns');
     results.forEach((work, i) => assert.deepEqual(plain(work!.opened).remoteStatic, Uint8Array.from(cases[i]!.initiator.publicKey)));

@@ -154,7 +154,6 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
     jobs.forEach((job, i) => {
       batch.set(job.privateKey, i * JOB);
       batch.set(job.message, i * JOB + KEY);
-      wipe(job.privateKey);
     });
     this.posted.push(...jobs);
     this.worker.postMessage(batch.buffer, [batch.buffer]);
@@ -164,7 +163,10 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
     const count = Math.min(results.length / RESULT, this.posted.length);
     const jobs = this.posted.splice(0, count);
     try {
-      jobs.forEach((job, i) => job.done(readResult(results, i * RESULT)));
+      jobs.forEach((job, i) => {
+        wipe(job.privateKey); // kept until now in case the job had to be done here
+        job.done(readResult(results, i * RESULT));
+      });
     } finally {
       wipe(results);
       if (this.posted.length === 0 && this.unsent.length === 0 && !this.retired) {
