@@ -142,15 +142,39 @@ if (!runHandshakeWorkerIfAsked()) {
   });
 
   test('an idle worker is ended, and started again on demand', async () => {
-    const { offload } = await startedOffload(50);
+    const { offload } = await startedOffload(150);
     try {
+      // Started for a backlog that is gone before it is ready: it ends by itself.
+      await until(() => !offload.running, 'the unused worker to end');
       const responder = new StaticIdentity(crypto, crypto.generatePrivateKey());
       let done = 0;
-      offload.submit(responder.privateKey, initiationTo(responder).message, () => done++);
+      // The first submit starts it again and is declined; the next ones go to it.
+      while (!offload.submit(responder.privateKey, initiationTo(responder).message, () => done++)) {
+        await until(() => offload.accepting || !offload.running, 'the worker to start');
+      }
       await until(() => done === 1, 'the result');
       await until(() => !offload.running, 'the idle worker to end');
       assert.equal(offload.submit(responder.privateKey, initiationTo(responder).message, () => done++), false);
       await until(() => offload.accepting, 'the worker to start again');
+    } finally {
+      offload.close();
+    }
+  });
+
+  test('a result whose handler throws does not keep the others from theirs', async () => {
+    const { offload, logs } = await startedOffload();
+    try {
+      const responder = new StaticIdentity(crypto, crypto.generatePrivateKey());
+      const handled: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        offload.submit(responder.privateKey, initiationTo(responder).message, () => {
+          handled.push(i);
+          if (i === 1) throw new Error('handler failed');
+        });
+      }
+      await until(() => handled.length === 3, 'every handler');
+      assert.deepEqual(handled, [0, 1, 2]);
+      assert.deepEqual(logs.filter((l) => l.startsWith('warn')), ['warn: handshake: handler failed']);
     } finally {
       offload.close();
     }

@@ -128,6 +128,7 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
       if (reply === 'ready') {
         this.ready = true;
         this.log('debug', 'handshake worker started');
+        this.stopWhenIdle(); // the backlog that started it may be gone already
       } else if (reply instanceof ArrayBuffer) {
         this.deliver(new Uint8Array(reply));
       }
@@ -162,17 +163,27 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
   private deliver(results: Uint8Array): void {
     const count = Math.min(results.length / RESULT, this.posted.length);
     const jobs = this.posted.splice(0, count);
+    jobs.forEach((job, i) => {
+      wipe(job.privateKey); // kept until now in case the job had to be done here
+      this.complete(job, readResult(results, i * RESULT));
+    });
+    wipe(results);
+    this.stopWhenIdle();
+  }
+
+  /** Every job's `done` runs, whatever an earlier one threw (the device counts what it has out). */
+  private complete(job: Job, work: InitiationWork | undefined): void {
     try {
-      jobs.forEach((job, i) => {
-        wipe(job.privateKey); // kept until now in case the job had to be done here
-        job.done(readResult(results, i * RESULT));
-      });
-    } finally {
-      wipe(results);
-      if (this.posted.length === 0 && this.unsent.length === 0 && !this.retired) {
-        this.idleTimer = setTimeout(() => this.stopWorker(), this.idleStopMs).unref();
-      }
+      job.done(work);
+    } catch (err) {
+      this.log('warn', `handshake: ${(err as Error).message}`);
     }
+  }
+
+  /** Arms the idle timer when nothing is outstanding. */
+  private stopWhenIdle(): void {
+    if (this.posted.length > 0 || this.unsent.length > 0 || this.retired || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => this.stopWorker(), this.idleStopMs).unref();
   }
 
   private stopWorker(): void {
@@ -193,7 +204,7 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
     this.unsent = [];
     for (const job of jobs) {
       const identity = new StaticIdentity(this.crypto, job.privateKey);
-      job.done(computeInitiationWork(identity, job.message));
+      this.complete(job, computeInitiationWork(identity, job.message));
       wipe(job.privateKey);
     }
   }
