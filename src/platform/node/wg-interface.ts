@@ -91,11 +91,14 @@ export class WgInterface {
       events: {
         log: (level, message) => log(level, `${this.name}: ${message}`),
         handshakeCompleted: (peer) => {
-          log('info', `${this.name}: handshake with peer ${shortKey(peer)} complete`);
+          // Debug, not info: every peer handshakes every two minutes, and under a flood of
+          // initiations thousands of times a second (wireguard-go and the kernel log them only
+          // when asked for verbose or debug output, too).
+          log('debug', `${this.name}: handshake with peer ${shortKey(peer)} complete`);
           options.onHandshake?.(this, peer);
         },
         endpointChanged: (peer, ep) => {
-          log('info', `${this.name}: peer ${shortKey(peer)} endpoint is now ${formatEndpoint(ep)}`);
+          log('debug', `${this.name}: peer ${shortKey(peer)} endpoint is now ${formatEndpoint(ep)}`);
           options.onEndpointChanged?.(this, peer, ep);
         },
         resolveEndpoint: (peer) => void this.resolve(peer),
