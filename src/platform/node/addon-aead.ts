@@ -10,8 +10,8 @@
  * destroy() (or when the handle is collected).
  */
 import { AEAD_TAG_LENGTH, type TransportCipher } from '../../crypto/provider';
-import { loadTunAddon, type TunAddon } from './addon-tun';
-import { findAddon, thisEnvironment } from './tun-backend';
+import type { TunAddon } from './addon-tun';
+import { loadAddonPart } from './tun-backend';
 
 /** What aead-addon.c adds to the module's exports. */
 export interface AeadAddon {
@@ -36,22 +36,17 @@ let addon: AeadAddon | undefined;
  */
 export function loadAddonAead(): string | undefined {
   if (addon) return undefined;
-  const found = findAddon(thisEnvironment());
-  if (!found) return 'no wgts-tun.node found';
-  try {
-    const candidate = aeadAddonOf(loadTunAddon(found.path));
-    if (!candidate) return `${found.path} has no AEAD (an older build)`;
+  const loaded = loadAddonPart(aeadAddonOf, 'AEAD (an older build)', (candidate) => {
     const cipher = new AddonTransportCipher(candidate, new Uint8Array(32));
     const sealed = new Uint8Array(16 + AEAD_TAG_LENGTH);
     cipher.seal(1, new Uint8Array(16).fill(7), 0, sealed, 0);
     const opened = cipher.open(1, sealed);
     cipher.destroy();
-    if (opened?.length !== 16 || opened[15] !== 7) return 'its ChaCha20-Poly1305 does not round-trip';
-    addon = candidate;
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
+    return opened?.length === 16 && opened[15] === 7 ? undefined : 'its ChaCha20-Poly1305 does not round-trip';
+  });
+  if ('reason' in loaded) return loaded.reason;
+  addon = loaded.part;
+  return undefined;
 }
 
 export function addonAeadReady(): boolean {

@@ -5,8 +5,8 @@
  * the last ephemeral prepared, and takes public keys as bytes (docs/performance.md,
  * session 7). native-crypto.ts uses it when loaded.
  */
-import { loadTunAddon, type TunAddon } from './addon-tun';
-import { findAddon, thisEnvironment } from './tun-backend';
+import type { TunAddon } from './addon-tun';
+import { loadAddonPart } from './tun-backend';
 
 /** What x25519-addon.c adds to the module's exports (nothing on a node without OpenSSL). */
 export interface X25519Addon {
@@ -31,11 +31,7 @@ let addon: X25519Addon | undefined;
  */
 export function loadAddonX25519(): string | undefined {
   if (addon) return undefined;
-  const found = findAddon(thisEnvironment());
-  if (!found) return 'no wgts-tun.node found';
-  try {
-    const candidate = x25519AddonOf(loadTunAddon(found.path));
-    if (!candidate) return `${found.path} has no X25519 (an older build, or a node without OpenSSL)`;
+  const loaded = loadAddonPart(x25519AddonOf, 'X25519 (an older build, or a node without OpenSSL)', (candidate) => {
     const a = Uint8Array.of(...new Array<number>(31).fill(1), 64);
     const b = Uint8Array.of(...new Array<number>(31).fill(2), 64);
     const [publicA, publicB, ab, ba] = [0, 1, 2, 3].map(() => new Uint8Array(32)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
@@ -45,12 +41,11 @@ export function loadAddonX25519(): string | undefined {
       candidate.x25519(a, publicB, ab) &&
       candidate.x25519(b, publicA, ba) &&
       ab.every((byte, i) => byte === ba[i]);
-    if (!agreed) return 'its X25519 does not agree with itself';
-    addon = candidate;
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
+    return agreed ? undefined : 'its X25519 does not agree with itself';
+  });
+  if ('reason' in loaded) return loaded.reason;
+  addon = loaded.part;
+  return undefined;
 }
 
 export function addonX25519Ready(): boolean {

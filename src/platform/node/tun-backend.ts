@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TunDevice } from '../types';
-import { openAddonTun } from './addon-tun';
+import { loadTunAddon, openAddonTun, type TunAddon } from './addon-tun';
 import { openPipeTun } from './pipe-tun';
 import { openSocatTun } from './socat-tun';
 
@@ -60,6 +60,29 @@ export function findAddon(where: TunBackendEnvironment): { path: string; explici
     if (candidate && where.isFile(candidate)) return { path: candidate, explicit: false };
   }
   return undefined;
+}
+
+/**
+ * One part of the installed module (its cipher, its X25519): found where findAddon
+ * looks, loaded, taken by `pick` (undefined: this build has no such part, `missing`
+ * says why) and checked once by `selfTest` (a string: what went wrong). Returns
+ * the part, or why not.
+ */
+export function loadAddonPart<T>(
+  pick: (addon: TunAddon) => T | undefined,
+  missing: string,
+  selfTest: (part: T) => string | undefined,
+): { part: T } | { reason: string } {
+  const found = findAddon(thisEnvironment());
+  if (!found) return { reason: 'no wgts-tun.node found' };
+  try {
+    const part = pick(loadTunAddon(found.path));
+    if (!part) return { reason: `${found.path} has no ${missing}` };
+    const failed = selfTest(part);
+    return failed === undefined ? { part } : { reason: failed };
+  } catch (err) {
+    return { reason: (err as Error).message };
+  }
 }
 
 /** Where this process looks for the module and the helper. */
