@@ -18,8 +18,37 @@ import {
   uniqueIfname,
   wgtsBundlePath,
 } from '../helpers/netns';
+import type { InitiationWork } from '../../src/device/handshake-offload';
+import { createInitiation, Handshake, StaticIdentity } from '../../src/protocol/noise';
+import { tai64nFromUnixMs } from '../../src/protocol/tai64n';
+import { WorkerHandshakeOffload } from '../../src/platform/node/handshake-worker';
+import { nativeCrypto } from '../../src/platform/node/native-crypto';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root for network namespaces';
+
+test('the bundle serves as its own handshake worker (and runs no command line there)', async () => {
+  const logs: string[] = [];
+  const offload = new WorkerHandshakeOffload(bundle, nativeCrypto, (level, message) => logs.push(`${level}: ${message}`));
+  try {
+    assert.equal(offload.submit(new Uint8Array(32), new Uint8Array(148), () => {}), false, 'the first one starts it');
+    const deadline = Date.now() + 15_000;
+    while (!offload.accepting) {
+      assert.ok(offload.running && Date.now() < deadline, `the worker did not start: ${logs.join('; ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const responder = new StaticIdentity(nativeCrypto, nativeCrypto.generatePrivateKey());
+    const initiator = new StaticIdentity(nativeCrypto, nativeCrypto.generatePrivateKey());
+    const remote = { remoteStatic: responder.publicKey, presharedKey: new Uint8Array(32), staticStatic: initiator.staticStatic(responder.publicKey) };
+    const message = createInitiation(initiator, remote, new Handshake(), 1, tai64nFromUnixMs(Date.now()))!;
+    const work = await new Promise<InitiationWork | undefined>((resolve) => {
+      assert.ok(offload.submit(responder.privateKey, message, resolve));
+    });
+    assert.deepEqual(Uint8Array.from(work!.opened.remoteStatic), Uint8Array.from(initiator.publicKey));
+    assert.deepEqual(logs.filter((line) => line.startsWith('warn')), []);
+  } finally {
+    offload.close();
+  }
+});
 const bundle = wgtsBundlePath();
 
 function wgts(args: string[], input?: string) {
