@@ -80,7 +80,7 @@ async function twoOffices(
   const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig, env: Record<string, string> = {}) =>
     impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug', ...env } }) : startWireguardGo(net, ns, name, config);
   const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
-  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram', WGTS_AEAD: 'wasm' } : {});
+  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram', WGTS_AEAD: 'wasm', WGTS_X25519: 'openssl' } : {});
   return { net, a, b, keys: { a: ka, b: kb } };
 }
 
@@ -122,9 +122,10 @@ async function assertIperfBothWays(net: TwoSiteNetwork, clientNs: string, server
 test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handshake, ping v4/v6 both ways, iperf3 TCP both ways', { skip, timeout: 120_000 }, async () => {
   await withNetwork(async (net, handles) => {
     // A takes the default backends (the wgts-tun.node module `make build` puts beside the
-    // bundle, loaded into node, for the TUN, the UDP socket and the transport cipher); B is
-    // forced onto the socat bridge, node's dgram and the wasm cipher, what runs where
-    // neither the module nor the helper is installed (the helper: pipe-tun.test.ts).
+    // bundle, loaded into node, for the TUN, the UDP socket, the transport cipher and X25519);
+    // B is forced onto the socat bridge, node's dgram, the wasm cipher and node:crypto's
+    // X25519, what runs where neither the module nor the helper is installed (the helper:
+    // pipe-tun.test.ts).
     const { a, b } = await twoOffices(net, 'wgts', 'wgts', { socatB: true });
     handles.push(a, b);
     const [inA, inB] = [await commandsIn(net, net.a.ns), await commandsIn(net, net.b.ns)];
