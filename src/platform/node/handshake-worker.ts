@@ -202,11 +202,15 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
     const jobs = [...this.posted, ...this.unsent];
     this.posted = [];
     this.unsent = [];
+    let identity: StaticIdentity | undefined;
     for (const job of jobs) {
-      const identity = new StaticIdentity(this.crypto, job.privateKey);
+      // One identity per key, not per job: making one derives the public key.
+      if (!identity || !constantTimeEqual(identity.privateKey, job.privateKey)) {
+        identity = new StaticIdentity(this.crypto, job.privateKey);
+      }
       this.complete(job, computeInitiationWork(identity, job.message));
-      wipe(job.privateKey);
     }
+    for (const job of jobs) wipe(job.privateKey);
   }
 }
 
