@@ -62,10 +62,19 @@ export function setHandshakeWorkerScript(script: string | undefined): void {
   workerScript = script;
 }
 
-/** The offload for a new interface, or undefined when this process has no worker script or it is turned off. */
-export function handshakeOffloadFor(crypto: CryptoProvider, log: OffloadLog): WorkerHandshakeOffload | undefined {
+let shared: WorkerHandshakeOffload | undefined;
+
+/**
+ * The process's offload, shared by all its interfaces (a job carries its own key, and
+ * results go back to the device that submitted them, which discards them if it went
+ * down meanwhile), so a daemon with several interfaces runs at most one worker. Never
+ * closed: it ends its worker when idle. Undefined when this process has no worker
+ * script or it is turned off.
+ */
+export function sharedHandshakeOffload(crypto: CryptoProvider, log: OffloadLog): WorkerHandshakeOffload | undefined {
   if (!workerScript || process.env.WGTS_HANDSHAKE_WORKER === '0') return undefined;
-  return new WorkerHandshakeOffload(workerScript, crypto, log);
+  shared ??= new WorkerHandshakeOffload(workerScript, crypto, log);
+  return shared;
 }
 
 type OffloadLog = (level: 'debug' | 'info' | 'warn', message: string) => void;
@@ -102,7 +111,7 @@ export class WorkerHandshakeOffload implements HandshakeOffload {
     return true;
   }
 
-  /** Ends the worker; outstanding jobs are finished here. For when the interface stops. */
+  /** Ends the worker for good; outstanding jobs are finished here. */
   close(): void {
     this.retired = true;
     this.stopWorker();

@@ -14,7 +14,7 @@ import { addAddress, addRoute, runIpBatch, setLinkUp } from './ip-config';
 import { openTun } from './tun-backend';
 import { startBufferCollector } from './buffer-collector';
 import { openUdp, rebindUdp } from './udp-backend';
-import { handshakeOffloadFor, type WorkerHandshakeOffload } from './handshake-worker';
+import { sharedHandshakeOffload } from './handshake-worker';
 
 export interface PeerSettings {
   publicKey: Uint8Array;
@@ -64,8 +64,6 @@ export class WgInterface {
   /** First resolutions of endpoint names, awaited (briefly) before the interface is reported up. */
   private pendingResolutions: Promise<void>[] | undefined = [];
   private readonly stopHandlers: ((reason: string) => void)[] = [];
-  /** A worker thread for the responder's Curve25519 work under a handshake backlog. */
-  private readonly handshakeOffload: WorkerHandshakeOffload | undefined;
   private mark = 0;
   /** Whether the current UDP transport carries a mark that clearing would have to undo. */
   private markApplied = false;
@@ -76,10 +74,10 @@ export class WgInterface {
     mtu: number,
   ) {
     const log = options.log;
-    this.handshakeOffload = handshakeOffloadFor(options.crypto, (level, message) => log(level, `${name}: ${message}`));
     this.device = new Device({
       crypto: options.crypto,
-      handshakeOffload: this.handshakeOffload,
+      // A worker thread for the responder's Curve25519 work under a handshake backlog.
+      handshakeOffload: sharedHandshakeOffload(options.crypto, log),
       clock: systemClock,
       mtu,
       io: {
@@ -277,7 +275,6 @@ export class WgInterface {
     if (this.ticker) clearInterval(this.ticker);
     this.logDrops();
     this.device.down();
-    this.handshakeOffload?.close();
     this.device.removeAllPeers();
     this.device.setPrivateKey(undefined);
     this.udp?.close();
