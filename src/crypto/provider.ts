@@ -28,6 +28,8 @@ export interface CryptoProvider {
   readonly name: string;
   /** Where transport data is sealed and opened, when that differs by host (for the log). */
   readonly transportCipherName?: string;
+  /** Where X25519 runs, when that differs by host (for the log). */
+  readonly x25519Name?: string;
   randomBytes(length: number): Uint8Array;
   /** A fresh Curve25519 private key, clamped as `wg genkey` does. */
   generatePrivateKey(): Uint8Array;

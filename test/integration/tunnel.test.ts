@@ -133,8 +133,8 @@ test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handsh
     assert.ok(inB.includes('socat') && !inB.includes('wgts-tun') && !maps(b.pid, 'wgts-tun.node'), `B runs socat: ${inB.join(', ')}`);
     assert.match(a.stderr(), /info: .*UDP through .*wgts-tun\.node/, a.stderr());
     assert.match(b.stderr(), /info: .*UDP through node's dgram \(WGTS_UDP_BACKEND=dgram\)/, b.stderr());
-    assert.match(a.stderr(), /crypto native \(transport: node's OpenSSL through wgts-tun\.node\)/, a.stderr());
-    assert.match(b.stderr(), /crypto native \(transport: libsodium wasm\)/, b.stderr());
+    assert.match(a.stderr(), /crypto native \(X25519: node's OpenSSL through wgts-tun\.node, transport: node's OpenSSL through wgts-tun\.node\)/, a.stderr());
+    assert.match(b.stderr(), /crypto native \(X25519: node:crypto, transport: libsodium wasm\)/, b.stderr());
     // Each allowed IP got its route on the interface (installed in one `ip -batch`).
     const routes = (await net.exec(net.a.ns, ['ip', 'route', 'show', 'dev', a.ifname])).stdout
       + (await net.exec(net.a.ns, ['ip', '-6', 'route', 'show', 'dev', a.ifname])).stdout;

@@ -203,6 +203,9 @@ export const nativeCrypto: CryptoProvider = {
   get transportCipherName() {
     return addonAeadReady() ? "node's OpenSSL through wgts-tun.node" : wasmAeadReady() ? 'libsodium wasm' : 'node:crypto';
   },
+  get x25519Name() {
+    return addonX25519Ready() ? "node's OpenSSL through wgts-tun.node" : 'node:crypto';
+  },
   randomBytes: (length) => new Uint8Array(crypto.randomBytes(length)),
   generatePrivateKey,
   rememberStaticKey(privateKey) {

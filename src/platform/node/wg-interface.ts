@@ -150,9 +150,10 @@ export class WgInterface {
     this.ticker = setInterval(() => device.tick(), TICK_INTERVAL_MS);
     startBufferCollector((m) => log('warn', m)); // once per process (see buffer-collector.ts)
     device.up();
-    const cipher = this.options.crypto.transportCipherName;
-    const transportCipher = cipher ? ` (transport: ${cipher})` : '';
-    log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${this.options.crypto.name}${transportCipher}`);
+    const { name: crypto, x25519Name, transportCipherName } = this.options.crypto;
+    const where = [x25519Name && `X25519: ${x25519Name}`, transportCipherName && `transport: ${transportCipherName}`].filter(Boolean);
+    const detail = where.length > 0 ? ` (${where.join(', ')})` : '';
+    log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${crypto}${detail}`);
   }
 
   /** Routes for allowed IPs, like wg-quick; a default route needs policy routing we do not do yet. */
