@@ -36,6 +36,14 @@ void addon_throw_errno(napi_env env, const char *what, int err) {
 	napi_throw_error(env, errno_name(err), message);
 }
 
+int addon_bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *length) {
+	napi_typedarray_type type;
+	void *p;
+	if (napi_get_typedarray_info(env, value, &type, length, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
+	*data = p;
+	return 1;
+}
+
 void addon_release(napi_env env, napi_ref *refs, size_t count, napi_async_context async) {
 	napi_handle_scope scope;
 	if (napi_open_handle_scope(env, &scope) != napi_ok) return;

@@ -124,21 +124,13 @@ static struct aead_key *key_arg(napi_env env, napi_value value) {
 	return k;
 }
 
-static int bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *length) {
-	napi_typedarray_type type;
-	void *p;
-	if (napi_get_typedarray_info(env, value, &type, length, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return 0;
-	*data = p;
-	return 1;
-}
-
 static napi_value aead_key(napi_env env, napi_callback_info info) {
 	size_t argc = 1;
 	napi_value argv[1];
 	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	unsigned char *raw;
 	size_t length;
-	if (argc != 1 || !bytes_arg(env, argv[0], &raw, &length) || length < KEY_LENGTH) {
+	if (argc != 1 || !addon_bytes_arg(env, argv[0], &raw, &length) || length < KEY_LENGTH) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: aeadKey(raw: 32-byte Uint8Array)");
 		return NULL;
 	}
@@ -172,8 +164,8 @@ static napi_value aead_seal(napi_env env, napi_callback_info info) {
 	unsigned char *plaintext, *out;
 	size_t plaintext_length, out_length;
 	if (napi_get_value_uint32(env, argv[1], &low) != napi_ok || napi_get_value_uint32(env, argv[2], &high) != napi_ok ||
-	    !bytes_arg(env, argv[3], &plaintext, &plaintext_length) || napi_get_value_uint32(env, argv[4], &padding) != napi_ok ||
-	    !bytes_arg(env, argv[5], &out, &out_length) || napi_get_value_uint32(env, argv[6], &out_offset) != napi_ok) {
+	    !addon_bytes_arg(env, argv[3], &plaintext, &plaintext_length) || napi_get_value_uint32(env, argv[4], &padding) != napi_ok ||
+	    !addon_bytes_arg(env, argv[5], &out, &out_length) || napi_get_value_uint32(env, argv[6], &out_offset) != napi_ok) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: aeadSeal(key, counterLow, counterHigh, plaintext, padding, out, outOffset)");
 		return NULL;
 	}
@@ -213,7 +205,7 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
 	unsigned char *sealed;
 	size_t sealed_length;
 	if (napi_get_value_uint32(env, argv[1], &low) != napi_ok || napi_get_value_uint32(env, argv[2], &high) != napi_ok ||
-	    !bytes_arg(env, argv[3], &sealed, &sealed_length)) {
+	    !addon_bytes_arg(env, argv[3], &sealed, &sealed_length)) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: aeadOpen(key, counterLow, counterHigh, sealed)");
 		return NULL;
 	}

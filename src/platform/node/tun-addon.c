@@ -197,10 +197,9 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
 	}
 	struct tun_addon *t = handle_arg(env, argv[0]);
 	if (!t) return NULL;
-	napi_typedarray_type type;
 	size_t length;
-	void *data;
-	if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+	unsigned char *data;
+	if (!addon_bytes_arg(env, argv[1], &data, &length)) {
 		napi_throw_type_error(env, NULL, "wgts-tun.node: frames must be a Uint8Array");
 		return NULL;
 	}

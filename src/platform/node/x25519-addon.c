@@ -106,13 +106,8 @@ static struct x25519_state *key_args(napi_env env, napi_callback_info info, size
 			keys[i] = NULL;
 			continue;
 		}
-		napi_typedarray_type array_type;
 		size_t length;
-		void *p;
-		if (napi_get_typedarray_info(env, argv[i], &array_type, &length, &p, NULL, NULL) != napi_ok ||
-		    array_type != napi_uint8_array || length != KEY_LENGTH)
-			goto bad;
-		keys[i] = p;
+		if (!addon_bytes_arg(env, argv[i], &keys[i], &length) || length != KEY_LENGTH) goto bad;
 	}
 	return data;
 bad:
