@@ -100,12 +100,13 @@ $(HELPER): $(HELPER_SOURCES) $(TUN_C_HEADERS)
 # The same TUN code as a Node-API module loaded into node (src/platform/node/tun-addon.c),
 # which wgts prefers to the helper when it sits beside the bundle; it also carries the
 # batched UDP socket (udp-addon.c) and transport ChaCha20-Poly1305 from node's own
-# OpenSSL (aead-addon.c) and X25519 from the same (x25519-addon.c). Needs node's headers (node_api.h, uv.h, and OpenSSL's, which
-# node's own packages install beside the binary, or libssl-dev's).
+# OpenSSL (aead-addon.c), and X25519 and the handshake's BLAKE2s from the same (x25519-addon.c,
+# blake2s-addon.c). Needs node's headers (node_api.h, uv.h, and OpenSSL's, which node's own
+# packages install beside the binary, or libssl-dev's).
 ADDON_SOURCES := src/platform/node/tun-addon.c src/platform/node/udp-addon.c src/platform/node/aead-addon.c \
-  src/platform/node/x25519-addon.c src/platform/node/addon-util.c $(TUN_C_SHARED)
+  src/platform/node/x25519-addon.c src/platform/node/blake2s-addon.c src/platform/node/addon-util.c $(TUN_C_SHARED)
 ADDON_HEADERS := src/platform/node/udp-addon.h src/platform/node/aead-addon.h src/platform/node/x25519-addon.h \
-  src/platform/node/addon-util.h
+  src/platform/node/blake2s-addon.h src/platform/node/addon-util.h
 $(ADDON): $(ADDON_SOURCES) $(TUN_C_HEADERS) $(ADDON_HEADERS)
 	@mkdir -p dist
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -DNODE_GYP_MODULE_NAME=wgts_tun \

@@ -30,6 +30,8 @@ export interface CryptoProvider {
   readonly transportCipherName?: string;
   /** Where X25519 runs, when that differs by host (for the log). */
   readonly x25519Name?: string;
+  /** Where the handshake's BLAKE2s (HASH, MAC, KDF) runs, when that differs by host (for the log). */
+  readonly blake2sName?: string;
   randomBytes(length: number): Uint8Array;
   /** A fresh Curve25519 private key, clamped as `wg genkey` does. */
   generatePrivateKey(): Uint8Array;
@@ -55,13 +57,16 @@ export interface CryptoProvider {
    */
   prepare?(): Promise<void>;
   /**
-   * Optional faster BLAKE2s-256 of the concatenated parts, and HMAC-BLAKE2s
-   * (RFC 2104), from a native library. They take effect only once installed in
-   * crypto/blake2s.ts with useBlake2sFrom (see there why), and must return
-   * exactly what its own (noble) code returns.
+   * Optional faster BLAKE2s-256 of the concatenated parts, HMAC-BLAKE2s (RFC 2104),
+   * MAC (keyed BLAKE2s-128) and KDF1..3 (`count` outputs; undefined when it cannot take
+   * these inputs), from a native library. They take effect only once installed in
+   * crypto/blake2s.ts with useBlake2sFrom (see there why), and must return exactly
+   * what its own (noble) code returns.
    */
   blake2sHash?(parts: readonly Uint8Array[]): Uint8Array;
   blake2sHmac?(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array;
+  blake2sMac?(key: Uint8Array, input: Uint8Array): Uint8Array;
+  blake2sKdf?(key: Uint8Array, input: Uint8Array, count: 1 | 2 | 3): Uint8Array[] | undefined;
 }
 
 export const AEAD_TAG_LENGTH = 16;

@@ -25,7 +25,8 @@ export function compileTunBackend(kind: 'helper' | 'addon', dir: string): string
   const argv = kind === 'helper'
     ? ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, source('tun-pipe-helper.c'), ...SHARED.map(source)]
     : ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-fvisibility=hidden', '-DNODE_GYP_MODULE_NAME=wgts_tun',
-      `-I${nodeInclude()}`, '-o', out, source('tun-addon.c'), source('udp-addon.c'), source('aead-addon.c'), source('x25519-addon.c'), source('addon-util.c'),
+      `-I${nodeInclude()}`, '-o', out, source('tun-addon.c'), source('udp-addon.c'), source('aead-addon.c'), source('x25519-addon.c'),
+      source('blake2s-addon.c'), source('addon-util.c'),
       ...SHARED.map(source)];
   const cc = spawnSync('cc', argv, { encoding: 'utf8' });
   assert.equal(cc.status, 0, `the ${kind} compiles without warnings\n${cc.stderr}`);

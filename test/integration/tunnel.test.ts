@@ -80,7 +80,7 @@ async function twoOffices(
   const start = (impl: Impl, ns: string, name: string, config: WgInterfaceConfig, env: Record<string, string> = {}) =>
     impl === 'wgts' ? startWgts(net, ns, name, config, { env: { WGTS_LOG_LEVEL: 'debug', ...env } }) : startWireguardGo(net, ns, name, config);
   const a = await start(implA, net.a.ns, uniqueIfname('wga'), configA);
-  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram', WGTS_AEAD: 'wasm', WGTS_X25519: 'openssl' } : {});
+  const b = await start(implB, net.b.ns, uniqueIfname('wgb'), configB, opts.socatB ? { WGTS_TUN_BACKEND: 'socat', WGTS_UDP_BACKEND: 'dgram', WGTS_AEAD: 'wasm', WGTS_X25519: 'openssl', WGTS_BLAKE2S: 'openssl' } : {});
   return { net, a, b, keys: { a: ka, b: kb } };
 }
 
@@ -133,8 +133,8 @@ test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handsh
     assert.ok(inB.includes('socat') && !inB.includes('wgts-tun') && !maps(b.pid, 'wgts-tun.node'), `B runs socat: ${inB.join(', ')}`);
     assert.match(a.stderr(), /info: .*UDP through .*wgts-tun\.node/, a.stderr());
     assert.match(b.stderr(), /info: .*UDP through node's dgram \(WGTS_UDP_BACKEND=dgram\)/, b.stderr());
-    assert.match(a.stderr(), /crypto native \(X25519: node's OpenSSL through wgts-tun\.node, transport: node's OpenSSL through wgts-tun\.node\)/, a.stderr());
-    assert.match(b.stderr(), /crypto native \(X25519: node:crypto, transport: libsodium wasm\)/, b.stderr());
+    assert.match(a.stderr(), /crypto native \(X25519: node's OpenSSL through wgts-tun\.node, BLAKE2s: node's OpenSSL through wgts-tun\.node, transport: node's OpenSSL through wgts-tun\.node\)/, a.stderr());
+    assert.match(b.stderr(), /crypto native \(X25519: node:crypto, BLAKE2s: node:crypto, transport: libsodium wasm\)/, b.stderr());
     // Each allowed IP got its route on the interface (installed in one `ip -batch`).
     const routes = (await net.exec(net.a.ns, ['ip', 'route', 'show', 'dev', a.ifname])).stdout
       + (await net.exec(net.a.ns, ['ip', '-6', 'route', 'show', 'dev', a.ifname])).stdout;

@@ -11,6 +11,7 @@ import { isAllZero } from '../../crypto/bytes';
 import { loadWasmAead, wasmAeadReady, wasmTransportCipher } from './wasm-aead';
 import { addonAeadReady, addonTransportCipher, loadAddonAead } from './addon-aead';
 import { addonX25519, addonX25519PublicKey, addonX25519Ready, addonX25519Static, loadAddonX25519 } from './addon-x25519';
+import { addonBlake2sHash, addonBlake2sKdf, addonBlake2sMac, addonBlake2sReady, loadAddonBlake2s } from './addon-blake2s';
 import { useBlake2sFrom } from '../../crypto/blake2s';
 import { AEAD_TAG_LENGTH, writeCounterNonce, type CryptoProvider, type TransportCipher } from '../../crypto/provider';
 
@@ -160,9 +161,9 @@ function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: U
 }
 
 /*
- * BLAKE2s-256 and HMAC-BLAKE2s from OpenSSL: ~3x cheaper than noble's for the
- * 32-64-byte inputs of a handshake (HMAC ~5 vs ~15 µs), which is what most of a
- * handshake's hashing is. The one-shot crypto.hash (Node >= 20.12, 21.7) skips
+ * BLAKE2s-256 and HMAC-BLAKE2s from OpenSSL through node:crypto, where the module
+ * lacks them: ~3x cheaper than noble's for the 32-64-byte inputs of a handshake
+ * (HMAC ~5 vs ~15 µs), which is what most of a handshake's hashing is. The one-shot crypto.hash (Node >= 20.12, 21.7) skips
  * the Hash object; older Nodes get createHash. Digests are returned as plain
  * Uint8Array views (no copy): a Buffer's slice() shares memory, and callers
  * slice() expecting a copy.
@@ -206,6 +207,9 @@ export const nativeCrypto: CryptoProvider = {
   get x25519Name() {
     return addonX25519Ready() ? "node's OpenSSL through wgts-tun.node" : 'node:crypto';
   },
+  get blake2sName() {
+    return addonBlake2sReady() ? "node's OpenSSL through wgts-tun.node" : 'node:crypto';
+  },
   randomBytes: (length) => new Uint8Array(crypto.randomBytes(length)),
   generatePrivateKey,
   rememberStaticKey(privateKey) {
@@ -243,8 +247,19 @@ export const nativeCrypto: CryptoProvider = {
     if (choice !== 'wasm' && loadAddonAead() === undefined) return;
     await loadWasmAead();
   },
-  blake2sHash,
+  // HASH, MAC and KDF through the module where it has them (addon-blake2s.ts says why);
+  // else node:crypto's HASH and HMAC, and noble's MAC (node:crypto has no keyed BLAKE2s).
+  // Getters: read when selectCryptoProvider installs them, after the module loaded.
+  get blake2sHash() {
+    return addonBlake2sReady() ? addonBlake2sHash : blake2sHash;
+  },
   blake2sHmac,
+  get blake2sMac() {
+    return addonBlake2sReady() ? addonBlake2sMac : undefined;
+  },
+  get blake2sKdf() {
+    return addonBlake2sReady() ? addonBlake2sKdf : undefined;
+  },
 };
 
 /**
@@ -257,6 +272,9 @@ export function selectCryptoProvider(preference: string | undefined): CryptoProv
   // X25519 through the module where it is installed (addon-x25519.ts); WGTS_X25519=openssl
   // keeps node:crypto's.
   if (provider === nativeCrypto && process.env.WGTS_X25519 !== 'openssl') loadAddonX25519();
+  // The handshake's BLAKE2s through the module likewise; WGTS_BLAKE2S=openssl keeps
+  // node:crypto's (and noble's MAC).
+  if (provider === nativeCrypto && process.env.WGTS_BLAKE2S !== 'openssl') loadAddonBlake2s();
   useBlake2sFrom(provider);
   return provider;
 }

@@ -30,6 +30,7 @@
 
 #include "addon-util.h"
 #include "aead-addon.h"
+#include "blake2s-addon.h"
 #include "x25519-addon.h"
 #include "tun-relay.h"
 #include "udp-addon.h"
@@ -252,6 +253,7 @@ static napi_value init(napi_env env, napi_value exports) {
 	ADDON_CHECK(env, udp_addon_define(env, exports));
 	ADDON_CHECK(env, aead_addon_define(env, exports));
 	ADDON_CHECK(env, x25519_addon_define(env, exports));
+	ADDON_CHECK(env, blake2s_addon_define(env, exports));
 	return exports;
 }
 

@@ -150,8 +150,12 @@ export class WgInterface {
     this.ticker = setInterval(() => device.tick(), TICK_INTERVAL_MS);
     startBufferCollector((m) => log('warn', m)); // once per process (see buffer-collector.ts)
     device.up();
-    const { name: crypto, x25519Name, transportCipherName } = this.options.crypto;
-    const where = [x25519Name && `X25519: ${x25519Name}`, transportCipherName && `transport: ${transportCipherName}`].filter(Boolean);
+    const { name: crypto, x25519Name, blake2sName, transportCipherName } = this.options.crypto;
+    const where = [
+      x25519Name && `X25519: ${x25519Name}`,
+      blake2sName && `BLAKE2s: ${blake2sName}`,
+      transportCipherName && `transport: ${transportCipherName}`,
+    ].filter(Boolean);
     const detail = where.length > 0 ? ` (${where.join(', ')})` : '';
     log('info', `${this.name}: up, listening on UDP port ${this.udp.port}, ${device.peerCount} peer(s), crypto ${crypto}${detail}`);
   }

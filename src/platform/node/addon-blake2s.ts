@@ -1,0 +1,139 @@
+/**
+ * The handshake's BLAKE2s (HASH, MAC, KDF1..3) through wgts-tun.node (blake2s-addon.c):
+ * the OpenSSL node carries, with the digest fetched once per thread and a whole KDF
+ * in one call. node:crypto's createHmac costs ~8 µs an HMAC under a handshake flood
+ * (21 per responder handshake) and node:crypto has no keyed BLAKE2s, so mac1 ran in
+ * noble (docs/performance.md, session 8). native-crypto.ts installs these when the
+ * module has them.
+ */
+import { blake2s } from '@noble/hashes/blake2.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import type { TunAddon } from './addon-tun';
+import { loadAddonPart } from './tun-backend';
+
+/** What blake2s-addon.c adds to the module's exports (nothing without OpenSSL's BLAKE2s). */
+export interface Blake2sAddon {
+  blake2sHash(io: Uint8Array, length: number): boolean;
+  blake2sMac(io: Uint8Array, keyLength: number, inputLength: number): boolean;
+  blake2sKdf(io: Uint8Array, keyLength: number, inputLength: number, count: number): boolean;
+}
+
+const HASH_LENGTH = 32;
+const MAC_LENGTH = 16;
+const MAX_MAC_KEY = 32;
+
+/*
+ * Arguments go in and results come back through this one buffer, wiped after every
+ * call (it holds chaining keys). A fresh small Uint8Array per argument would cost more
+ * than the hashing: V8 keeps small arrays on its own heap, and node moves their bytes
+ * off it (an allocation, ~1.5 µs) before C may read them. Larger inputs, which a
+ * handshake never has, go to the fallback.
+ */
+const EXCHANGE_BYTES = 256;
+const exchange = new Uint8Array(EXCHANGE_BYTES);
+
+function blake2sAddonOf(addon: TunAddon): Blake2sAddon | undefined {
+  const b = addon as unknown as Partial<Blake2sAddon>;
+  return typeof b.blake2sHash === 'function' && typeof b.blake2sMac === 'function' && typeof b.blake2sKdf === 'function'
+    ? (b as Blake2sAddon)
+    : undefined;
+}
+
+let addon: Blake2sAddon | undefined;
+
+/** The module's answer must equal noble's for each primitive before any is used. */
+function selfTest(candidate: Blake2sAddon): string | undefined {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+  const input = Uint8Array.from({ length: 77 }, (_, i) => 255 - i);
+  const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i]);
+  const prk = hmac(blake2s, key, input);
+  const t1 = hmac(blake2s, prk, Uint8Array.of(1));
+  const t2 = hmac(blake2s, prk, Uint8Array.of(...t1, 2));
+  const t3 = hmac(blake2s, prk, Uint8Array.of(...t2, 3));
+  const checks: [string, () => boolean][] = [
+    ['HASH', () => same(runHash(candidate, [key, input]), blake2s(Uint8Array.of(...key, ...input)))],
+    ['MAC', () => same(runMac(candidate, key.subarray(0, 16), input), blake2s(input, { key: key.subarray(0, 16), dkLen: 16 }))],
+    ['KDF', () => same(Uint8Array.of(...(runKdf(candidate, key, input, 3) ?? []).flatMap((t) => [...t])), Uint8Array.of(...t1, ...t2, ...t3))],
+  ];
+  for (const [name, check] of checks) if (!check()) return `its BLAKE2s ${name} does not match noble's`;
+  return undefined;
+}
+
+/**
+ * Takes the module's BLAKE2s if the module is installed and has it (checked against
+ * noble's). Returns why not otherwise.
+ */
+export function loadAddonBlake2s(): string | undefined {
+  if (addon) return undefined;
+  const loaded = loadAddonPart(blake2sAddonOf, "BLAKE2s (an older build, or a node whose OpenSSL lacks it)", selfTest);
+  if ('reason' in loaded) return loaded.reason;
+  addon = loaded.part;
+  return undefined;
+}
+
+export function addonBlake2sReady(): boolean {
+  return addon !== undefined;
+}
+
+function fail(what: string): never {
+  exchange.fill(0);
+  throw new Error(`BLAKE2s: OpenSSL failed the ${what}`);
+}
+
+/** Copies `parts` into the exchange buffer from `at`; the end, or -1 if they do not fit. */
+function put(parts: readonly Uint8Array[], at: number): number {
+  for (const part of parts) {
+    if (at + part.length > EXCHANGE_BYTES) return -1;
+    exchange.set(part, at);
+    at += part.length;
+  }
+  return at;
+}
+
+function runHash(module: Blake2sAddon, parts: readonly Uint8Array[]): Uint8Array {
+  const length = put(parts, 0);
+  if (length < 0) return blake2s(Uint8Array.from(parts.flatMap((part) => [...part])));
+  if (!module.blake2sHash(exchange, length)) fail('hash');
+  const digest = exchange.slice(0, HASH_LENGTH);
+  exchange.fill(0, 0, Math.max(length, HASH_LENGTH));
+  return digest;
+}
+
+function runMac(module: Blake2sAddon, key: Uint8Array, input: Uint8Array): Uint8Array {
+  const end = key.length >= 1 && key.length <= MAX_MAC_KEY ? put([key, input], 0) : -1;
+  if (end < 0) return blake2s(input, { key, dkLen: MAC_LENGTH });
+  if (!module.blake2sMac(exchange, key.length, input.length)) fail('MAC');
+  const digest = exchange.slice(0, MAC_LENGTH);
+  exchange.fill(0, 0, Math.max(end, MAC_LENGTH));
+  return digest;
+}
+
+/** Undefined when key and input do not fit the exchange buffer (never in a handshake). */
+function runKdf(module: Blake2sAddon, key: Uint8Array, input: Uint8Array, count: 1 | 2 | 3): Uint8Array[] | undefined {
+  const end = put([key, input], 0);
+  if (end < 0) return undefined;
+  if (!module.blake2sKdf(exchange, key.length, input.length, count)) fail('KDF');
+  const outputs: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) outputs.push(exchange.slice(i * HASH_LENGTH, (i + 1) * HASH_LENGTH));
+  exchange.fill(0, 0, Math.max(end, count * HASH_LENGTH));
+  return outputs;
+}
+
+/** HASH(parts...); only after loadAddonBlake2s() succeeded. */
+export function addonBlake2sHash(parts: readonly Uint8Array[]): Uint8Array {
+  return runHash(addon!, parts);
+}
+
+/** MAC(key, input), keyed BLAKE2s-128; only after loadAddonBlake2s() succeeded. */
+export function addonBlake2sMac(key: Uint8Array, input: Uint8Array): Uint8Array {
+  return runMac(addon!, key, input);
+}
+
+/**
+ * KDF1..3(key, input): `count` fresh 32-byte arrays, or undefined if key and input are
+ * too long for the module (the caller computes it otherwise); only after
+ * loadAddonBlake2s() succeeded.
+ */
+export function addonBlake2sKdf(key: Uint8Array, input: Uint8Array, count: 1 | 2 | 3): Uint8Array[] | undefined {
+  return runKdf(addon!, key, input, count);
+}
