@@ -452,8 +452,6 @@ export class Device {
     const start = this.clock.now();
     try {
       do {
-        // With the offload full, its results ask for the next turn (offloadedInitiationDone).
-        if (this.offloadedInitiations >= MAX_OFFLOADED_INITIATIONS) return;
         const next = this.handshakeQueue.shift();
         if (!next) return;
         if (next.message[0] === MessageType.HandshakeInitiation) this.receiveInitiation(next.message, next.from);
@@ -461,9 +459,7 @@ export class Device {
       } while (this.clock.now() - start < HANDSHAKE_TURN_BUDGET_MS);
     } finally {
       // Even if a message threw: the queue must not stall.
-      if (this.handshakeQueue.length > 0 && this.offloadedInitiations < MAX_OFFLOADED_INITIATIONS) {
-        this.requestHandshakeTurn();
-      }
+      if (this.handshakeQueue.length > 0) this.requestHandshakeTurn();
     }
   }
 
@@ -558,10 +554,14 @@ export class Device {
   private receiveInitiation(message: Uint8Array, from: Endpoint): void {
     if (!this.admitHandshake(message, from, readU32(message, Initiation.sender))) return;
     const identity = this.identity!;
-    // Offload only a backlog (or behind results still out, to keep the order): a few
-    // initiations are answered here at once, with no hop to another thread.
+    // Offload only a backlog (or behind results still out): a few initiations are
+    // answered here at once, with no hop to another thread. With the offload full,
+    // this thread works through the queue itself meanwhile, so both threads stay busy
+    // whichever is the faster; answers may then leave out of arrival order, which
+    // nothing depends on (a peer's older initiation answered after its newer one is
+    // refused by its timestamp, as a late duplicate always is).
     const backlog = this.offloadedInitiations > 0 || this.handshakeQueue.length >= OFFLOAD_FROM_BACKLOG;
-    if (this.handshakeOffload && backlog) {
+    if (this.handshakeOffload && backlog && this.offloadedInitiations < MAX_OFFLOADED_INITIATIONS) {
       const epoch = this.handshakeEpoch;
       const submitted = this.handshakeOffload.submit(identity.privateKey, message, (work) =>
         this.offloadedInitiationDone(work, message, from, epoch),

@@ -1,8 +1,8 @@
 /**
  * The device's side of the handshake offload (src/device/handshake-offload.ts),
  * with a hand-cranked offload: the test decides when results come back, so the
- * ordering, the cap on work handed over and the discarding of stale results are
- * visible. handshake-worker.test.ts runs the same with the real worker thread.
+ * ordering, the cap on work handed over (and the device's own work beyond it) and the
+ * discarding of stale results are visible. handshake-worker.test.ts runs the same with the real worker thread.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -97,28 +97,39 @@ test('a backlog goes to the offload, and its results complete real handshakes, i
   assert.equal(b.device.drops.total(), 0);
 });
 
-test('with the offload full the device waits for results, then hands over the rest', () => {
+test('with the offload full the device answers the rest itself meanwhile', () => {
   const count = MAX_OFFLOADED_INITIATIONS + 6;
   const { offload, b, sendAll, responses } = responderWithInitiators(count);
-  let turnsAsked = 0;
-  const schedule = (b.device.io as { scheduleHandshakes: () => void }).scheduleHandshakes;
-  (b.device.io as { scheduleHandshakes: () => void }).scheduleHandshakes = () => {
-    turnsAsked++;
-    schedule();
-  };
   sendAll();
   b.device.processHandshakes();
   assert.equal(offload.jobs.length, MAX_OFFLOADED_INITIATIONS, 'no more than the cap handed over');
-  assert.equal(b.device.drops.total(), 0, 'the rest wait in the queue');
-  const asked = turnsAsked;
+  assert.equal(responses(), 6, 'the rest answered on the device\'s thread, not left waiting');
   offload.finish(1);
-  assert.equal(turnsAsked, asked + 1, 'a result asks for another turn while messages wait');
-  b.device.processHandshakes();
-  offload.finish();
-  b.device.processHandshakes();
+  assert.equal(responses(), 7);
   offload.finish();
   assert.equal(responses(), count);
   assert.equal(b.device.drops.total(), 0);
+});
+
+test('answered out of order at the cap: a peer\'s older initiation, handed over, loses to its newer one', () => {
+  const count = MAX_OFFLOADED_INITIATIONS + 1;
+  const { net, offload, b, initiators, sendAll, responses } = responderWithInitiators(count);
+  sendAll();
+  // The first initiator gives up waiting and sends a new initiation, queued behind the rest.
+  const first = initiators[0]!;
+  net.clock.advance(6000);
+  first.device.tick();
+  net.deliver();
+  b.device.processHandshakes();
+  assert.equal(offload.jobs.length, MAX_OFFLOADED_INITIATIONS, 'the older initiation among those handed over');
+  assert.equal(responses(), 2, 'the last initiator and the newer initiation answered here');
+  offload.finish();
+  assert.equal(responses(), count, 'one answer per initiator');
+  assert.equal(b.device.drops.total(), 1);
+  assert.equal(b.device.drops.counts.replayedInitiation + b.device.drops.counts.initiationFlood, 1, 'the older one refused');
+  net.deliver();
+  const peer = [...first.device.peers][0]!;
+  assert.ok(peer.lastHandshakeWallMs > 0, 'the initiator completed its handshake with the answer to its newer initiation');
 });
 
 test('results that come back after the key changed or the device went down are discarded', () => {
