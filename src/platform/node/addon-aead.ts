@@ -7,7 +7,8 @@
  * sealed on one site and opened on the other; at a few hundred Mbit/s that was most of
  * each site's CPU (docs/performance.md, session 6). node:crypto has the same OpenSSL but
  * builds a cipher context per call (~13 µs). The key lives in C memory and is wiped by
- * destroy() (or when the handle is collected).
+ * destroy() (or when the handle is collected). The same contexts also serve the
+ * handshake's one-shot AEADs (below).
  */
 import { AEAD_TAG_LENGTH, type TransportCipher } from '../../crypto/provider';
 import type { TunAddon } from './addon-tun';
@@ -22,6 +23,12 @@ export interface AeadAddon {
   aeadDestroy(key: object): void;
 }
 
+/** The one-shot calls for the handshake's AEADs (aead-addon.c says what `io` holds). */
+interface AeadOnceAddon {
+  aeadSealOnce(io: Uint8Array, aadLength: number, textLength: number, counterLow: number, counterHigh: number): number;
+  aeadOpenOnce(io: Uint8Array, aadLength: number, sealedLength: number, counterLow: number, counterHigh: number): number;
+}
+
 /** The module's AEAD half, if this build of the module has one. */
 export function aeadAddonOf(addon: TunAddon): AeadAddon | undefined {
   const aead = addon as unknown as Partial<AeadAddon>;
@@ -29,6 +36,7 @@ export function aeadAddonOf(addon: TunAddon): AeadAddon | undefined {
 }
 
 let addon: AeadAddon | undefined;
+let once: AeadOnceAddon | undefined;
 
 /**
  * Takes the module's AEAD if the module is installed and its node has OpenSSL's
@@ -46,6 +54,10 @@ export function loadAddonAead(): string | undefined {
   });
   if ('reason' in loaded) return loaded.reason;
   addon = loaded.part;
+  const candidate = addon as Partial<AeadOnceAddon>;
+  if (typeof candidate.aeadSealOnce === 'function' && typeof candidate.aeadOpenOnce === 'function') {
+    once = selfTestOnce(candidate as AeadOnceAddon) ? (candidate as AeadOnceAddon) : undefined;
+  }
   return undefined;
 }
 
@@ -86,4 +98,70 @@ class AddonTransportCipher implements TransportCipher {
 export function addonTransportCipher(key: Uint8Array): TransportCipher {
   if (!addon) throw new Error('module AEAD not loaded');
   return new AddonTransportCipher(addon, key);
+}
+
+/*
+ * The handshake's AEADs (the initiator's static key and timestamp, the responder's empty
+ * payload): keys used once, with the transcript hash as additional data. node:crypto
+ * builds and configures a cipher object for each (~15-20 µs under a handshake flood);
+ * the module reuses its context. Arguments and results pass through one exchange buffer,
+ * wiped after each call, for the reason addon-blake2s.ts gives.
+ */
+const EXCHANGE_BYTES = 512;
+const exchange = new Uint8Array(EXCHANGE_BYTES);
+const KEY_LENGTH = 32;
+
+/** Seals and opens a known message both ways, and refuses a forged tag. */
+function selfTestOnce(candidate: AeadOnceAddon): boolean {
+  const key = new Uint8Array(KEY_LENGTH).fill(3);
+  const aad = new Uint8Array(32).fill(5);
+  const text = new Uint8Array(12).fill(9);
+  const sealed = sealOnce(candidate, key, 0, text, aad);
+  if (!sealed || sealed.length !== text.length + AEAD_TAG_LENGTH) return false;
+  const opened = openOnce(candidate, key, 0, sealed, aad);
+  sealed[sealed.length - 1]! ^= 1;
+  return opened !== undefined && opened.every((byte) => byte === 9) && openOnce(candidate, key, 0, sealed, aad) === undefined;
+}
+
+function fits(aad: Uint8Array, text: Uint8Array): boolean {
+  return KEY_LENGTH + aad.length + text.length + AEAD_TAG_LENGTH <= EXCHANGE_BYTES;
+}
+
+function sealOnce(module: AeadOnceAddon, key: Uint8Array, counter: number, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  exchange.set(key, 0);
+  exchange.set(aad, KEY_LENGTH);
+  exchange.set(plaintext, KEY_LENGTH + aad.length);
+  try {
+    const length = module.aeadSealOnce(exchange, aad.length, plaintext.length, counter >>> 0, Math.floor(counter / 0x1_0000_0000) >>> 0);
+    return exchange.slice(0, length);
+  } finally {
+    exchange.fill(0, 0, KEY_LENGTH + aad.length + plaintext.length + AEAD_TAG_LENGTH);
+  }
+}
+
+function openOnce(module: AeadOnceAddon, key: Uint8Array, counter: number, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  exchange.set(key, 0);
+  exchange.set(aad, KEY_LENGTH);
+  exchange.set(sealed, KEY_LENGTH + aad.length);
+  try {
+    const length = module.aeadOpenOnce(exchange, aad.length, sealed.length, counter >>> 0, Math.floor(counter / 0x1_0000_0000) >>> 0);
+    return length < 0 ? undefined : exchange.slice(0, length);
+  } finally {
+    exchange.fill(0, 0, KEY_LENGTH + aad.length + sealed.length);
+  }
+}
+
+/** The module's one-shot AEAD takes these (loaded, and small enough); else use another. */
+export function addonAeadOnceTakes(aad: Uint8Array, text: Uint8Array): boolean {
+  return once !== undefined && fits(aad, text);
+}
+
+/** AEAD(key, counter, plaintext, aad) of the whitepaper; only where addonAeadOnceTakes says so. */
+export function addonAeadSealOnce(key: Uint8Array, counter: number, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  return sealOnce(once!, key, counter, plaintext, aad);
+}
+
+/** Its opening: undefined when the tag does not verify; only where addonAeadOnceTakes says so. */
+export function addonAeadOpenOnce(key: Uint8Array, counter: number, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  return openOnce(once!, key, counter, sealed, aad);
 }

@@ -20,6 +20,15 @@
  *       on failure `sealed` is left as it was
  *   aeadDestroy(key)
  *
+ * And for the handshake's few AEADs (whose keys are used once and which have additional
+ * data, the transcript hash), one-shot calls through an exchange buffer JavaScript keeps
+ * and wipes (addon-aead.ts; node:crypto builds a cipher object per call, ~15-20 µs):
+ *   aeadSealOnce(io, aadLength, textLength, counterLow, counterHigh) -> bytes written:
+ *       io holds key (32), additional data, plaintext; ciphertext and tag replace them
+ *       from io[0]
+ *   aeadOpenOnce(io, aadLength, sealedLength, counterLow, counterHigh) -> plaintext length
+ *       (from io[0]), or -1 when the tag does not verify (io then left as it was)
+ *
  * Written for wgts; see docs/performance.md.
  */
 #include <errno.h>
@@ -233,6 +242,92 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
 	return result;
 }
 
+/* The one-shot calls' arguments: io, two lengths inside it after the 32-byte key, the counter. */
+static int once_args(napi_env env, napi_callback_info info, unsigned char **io, uint32_t *aad_length,
+		     uint32_t *text_length, unsigned char nonce[NONCE_LENGTH], const char *usage) {
+	size_t argc = 5, io_length;
+	napi_value argv[5];
+	uint32_t low, high;
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
+	    !addon_bytes_arg(env, argv[0], io, &io_length) || napi_get_value_uint32(env, argv[1], aad_length) != napi_ok ||
+	    napi_get_value_uint32(env, argv[2], text_length) != napi_ok || napi_get_value_uint32(env, argv[3], &low) != napi_ok ||
+	    napi_get_value_uint32(env, argv[4], &high) != napi_ok) {
+		napi_throw_type_error(env, NULL, usage);
+		return 0;
+	}
+	/* Room for the key, the additional data and the text, plus a tag sealing adds. */
+	if ((uint64_t)KEY_LENGTH + *aad_length + *text_length + TAG_LENGTH > io_length || *text_length > MAX_MESSAGE ||
+	    *aad_length > INT32_MAX) {
+		napi_throw_range_error(env, NULL, usage);
+		return 0;
+	}
+	make_nonce(nonce, low, high);
+	return 1;
+}
+
+static napi_value aead_seal_once(napi_env env, napi_callback_info info) {
+	unsigned char *io, nonce[NONCE_LENGTH];
+	uint32_t aad_length, length;
+	if (!once_args(env, info, &io, &aad_length, &length, nonce,
+		       "wgts-tun.node: aeadSealOnce(io, aadLength, textLength, counterLow, counterHigh)"))
+		return NULL;
+	struct aead_state *s = get_state();
+	if (!s) {
+		napi_throw_error(env, NULL, "wgts-tun.node: OpenSSL has no ChaCha20-Poly1305 here");
+		return NULL;
+	}
+	const unsigned char *aad = io + KEY_LENGTH, *plaintext = aad + aad_length;
+	int n0 = 0, n1 = 0, n2 = 0;
+	int ok = EVP_EncryptInit_ex(s->seal, NULL, NULL, io, nonce) == 1 &&
+		 (aad_length == 0 || EVP_EncryptUpdate(s->seal, NULL, &n0, aad, (int)aad_length) == 1) &&
+		 (length == 0 || EVP_EncryptUpdate(s->seal, s->scratch, &n1, plaintext, (int)length) == 1) &&
+		 EVP_EncryptFinal_ex(s->seal, s->scratch + n1, &n2) == 1 && (size_t)(n1 + n2) == length &&
+		 EVP_CIPHER_CTX_ctrl(s->seal, EVP_CTRL_AEAD_GET_TAG, TAG_LENGTH, s->scratch + length) == 1;
+	if (ok) memcpy(io, s->scratch, length + TAG_LENGTH);
+	OPENSSL_cleanse(s->scratch, length + TAG_LENGTH);
+	if (!ok) {
+		napi_throw_error(env, NULL, "wgts-tun.node: aeadSealOnce: OpenSSL failed");
+		return NULL;
+	}
+	napi_value result;
+	ADDON_CHECK(env, napi_create_uint32(env, length + TAG_LENGTH, &result));
+	return result;
+}
+
+static napi_value aead_open_once(napi_env env, napi_callback_info info) {
+	unsigned char *io, nonce[NONCE_LENGTH];
+	uint32_t aad_length, sealed_length;
+	if (!once_args(env, info, &io, &aad_length, &sealed_length, nonce,
+		       "wgts-tun.node: aeadOpenOnce(io, aadLength, sealedLength, counterLow, counterHigh)"))
+		return NULL;
+	int32_t opened = -1;
+	if (sealed_length >= TAG_LENGTH) {
+		struct aead_state *s = get_state();
+		if (!s) {
+			napi_throw_error(env, NULL, "wgts-tun.node: OpenSSL has no ChaCha20-Poly1305 here");
+			return NULL;
+		}
+		const unsigned char *aad = io + KEY_LENGTH, *sealed = aad + aad_length;
+		size_t length = sealed_length - TAG_LENGTH;
+		unsigned char tag[TAG_LENGTH];
+		memcpy(tag, sealed + length, TAG_LENGTH);
+		int n0 = 0, n1 = 0, n2 = 0;
+		int ok = EVP_DecryptInit_ex(s->open, NULL, NULL, io, nonce) == 1 &&
+			 (aad_length == 0 || EVP_DecryptUpdate(s->open, NULL, &n0, aad, (int)aad_length) == 1) &&
+			 (length == 0 || EVP_DecryptUpdate(s->open, s->scratch, &n1, sealed, (int)length) == 1) &&
+			 EVP_CIPHER_CTX_ctrl(s->open, EVP_CTRL_AEAD_SET_TAG, TAG_LENGTH, tag) == 1 &&
+			 EVP_DecryptFinal_ex(s->open, s->scratch + n1, &n2) == 1 && (size_t)(n1 + n2) == length;
+		if (ok) {
+			memcpy(io, s->scratch, length);
+			opened = (int32_t)length;
+		}
+		OPENSSL_cleanse(s->scratch, length);
+	}
+	napi_value result;
+	ADDON_CHECK(env, napi_create_int32(env, opened, &result));
+	return result;
+}
+
 static napi_value aead_destroy(napi_env env, napi_callback_info info) {
 	size_t argc = 1;
 	napi_value argv[1];
@@ -252,6 +347,8 @@ napi_status aead_addon_define(napi_env env, napi_value exports) {
 		{ "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_default, NULL },
 		{ "aeadOpen", NULL, aead_open, NULL, NULL, NULL, napi_default, NULL },
 		{ "aeadDestroy", NULL, aead_destroy, NULL, NULL, NULL, napi_default, NULL },
+		{ "aeadSealOnce", NULL, aead_seal_once, NULL, NULL, NULL, napi_default, NULL },
+		{ "aeadOpenOnce", NULL, aead_open_once, NULL, NULL, NULL, napi_default, NULL },
 	};
 	return napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
 }

@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import { clampPrivateKey, nobleCrypto } from '../../crypto/noble';
 import { isAllZero } from '../../crypto/bytes';
 import { loadWasmAead, wasmAeadReady, wasmTransportCipher } from './wasm-aead';
-import { addonAeadReady, addonTransportCipher, loadAddonAead } from './addon-aead';
+import { addonAeadOnceTakes, addonAeadOpenOnce, addonAeadReady, addonAeadSealOnce, addonTransportCipher, loadAddonAead } from './addon-aead';
 import { addonX25519, addonX25519PublicKey, addonX25519Ready, addonX25519Static, loadAddonX25519 } from './addon-x25519';
 import { addonBlake2sHash, addonBlake2sKdf, addonBlake2sMac, addonBlake2sReady, loadAddonBlake2s } from './addon-blake2s';
 import { useBlake2sFrom } from '../../crypto/blake2s';
@@ -163,10 +163,10 @@ function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: U
 /*
  * BLAKE2s-256 and HMAC-BLAKE2s from OpenSSL through node:crypto, where the module
  * lacks them: ~3x cheaper than noble's for the 32-64-byte inputs of a handshake
- * (HMAC ~5 vs ~15 µs), which is what most of a handshake's hashing is. The one-shot crypto.hash (Node >= 20.12, 21.7) skips
- * the Hash object; older Nodes get createHash. Digests are returned as plain
- * Uint8Array views (no copy): a Buffer's slice() shares memory, and callers
- * slice() expecting a copy.
+ * (HMAC ~5 vs ~15 µs), which is what most of a handshake's hashing is. The
+ * one-shot crypto.hash (Node >= 20.12, 21.7) skips the Hash object; older Nodes
+ * get createHash. Digests are returned as plain Uint8Array views (no copy): a
+ * Buffer's slice() shares memory, and callers slice() expecting a copy.
  */
 const BLAKE2S = 'blake2s256';
 const oneShotHash = typeof crypto.hash === 'function' ? crypto.hash : undefined;
@@ -233,8 +233,15 @@ export const nativeCrypto: CryptoProvider = {
       return undefined; // OpenSSL refuses all-zero results from low-order points
     }
   },
-  aeadSeal: (key, counter, plaintext, aad) => aeadSeal(key, writeCounterNonce(Buffer.alloc(12), counter), plaintext, aad),
-  aeadOpen: (key, counter, sealed, aad) => aeadOpen(key, writeCounterNonce(Buffer.alloc(12), counter), sealed, aad),
+  // The handshake's AEADs one-shot in the module where it has them (addon-aead.ts).
+  aeadSeal: (key, counter, plaintext, aad) =>
+    addonAeadOnceTakes(aad, plaintext)
+      ? addonAeadSealOnce(key, counter, plaintext, aad)
+      : aeadSeal(key, writeCounterNonce(Buffer.alloc(12), counter), plaintext, aad),
+  aeadOpen: (key, counter, sealed, aad) =>
+    addonAeadOnceTakes(aad, sealed)
+      ? addonAeadOpenOnce(key, counter, sealed, aad)
+      : aeadOpen(key, writeCounterNonce(Buffer.alloc(12), counter), sealed, aad),
   xaeadSeal: nobleCrypto.xaeadSeal,
   xaeadOpen: nobleCrypto.xaeadOpen,
   // Transport data through the module's OpenSSL where it is installed, else libsodium's
@@ -275,6 +282,10 @@ export function selectCryptoProvider(preference: string | undefined): CryptoProv
   // The handshake's BLAKE2s through the module likewise; WGTS_BLAKE2S=openssl keeps
   // node:crypto's (and noble's MAC).
   if (provider === nativeCrypto && process.env.WGTS_BLAKE2S !== 'openssl') loadAddonBlake2s();
+  // And the module's ChaCha20-Poly1305 (also the handshake's one-shot AEADs) now rather
+  // than in prepare(), so a handshake worker, which never prepares, has it too.
+  const aead = process.env.WGTS_AEAD;
+  if (provider === nativeCrypto && aead !== 'openssl' && aead !== 'wasm') loadAddonAead();
   useBlake2sFrom(provider);
   return provider;
 }
