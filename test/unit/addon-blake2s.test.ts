@@ -1,10 +1,11 @@
 /**
  * The handshake's BLAKE2s in wgts-tun.node (blake2s-addon.c, addon-blake2s.ts: node's
  * own OpenSSL), built here from the sources as `make build` builds it: RFC 7693's
- * vector, HASH, MAC and KDF1..3 equal to noble's (@noble/hashes, the core's own) over
- * many lengths, inputs too long for the exchange buffer handed back, bad arguments
- * refused, worker threads with state of their own, and the native provider installing
- * it in the core (WGTS_BLAKE2S=openssl keeping node:crypto's). Without node's headers
+ * vector, the loader's known answers, HASH, MAC and KDF1..3 equal to noble's
+ * (@noble/hashes, the core's own) over many lengths, inputs too long for the exchange
+ * buffer handed back, bad arguments refused, worker threads with state of their own, and
+ * the native provider installing it in the core (WGTS_BLAKE2S=openssl keeping
+ * node:crypto's). Without node's headers
  * these are skipped.
  */
 import { test } from 'node:test';
@@ -25,6 +26,9 @@ import {
   addonBlake2sMac,
   addonBlake2sReady,
   loadAddonBlake2s,
+  SELF_TEST_ANSWERS,
+  SELF_TEST_INPUT,
+  SELF_TEST_KEY,
 } from '../../src/platform/node/addon-blake2s';
 import { nativeCrypto, selectCryptoProvider } from '../../src/platform/node/native-crypto';
 import { compileTunBackend, nodeInclude } from '../helpers/tun-backends';
@@ -72,6 +76,13 @@ test('the native provider installs the module\'s BLAKE2s in the core, unless WGT
     delete process.env.WGTS_TUN_ADDON;
     delete process.env.WGTS_BLAKE2S;
   }
+});
+
+test('the known answers the loader checks the module against are noble\'s', () => {
+  const hex = (parts: Uint8Array[]) => parts.map((part) => Buffer.from(part).toString('hex')).join('');
+  assert.equal(hex([blake2s(new TextEncoder().encode('abc'))]), SELF_TEST_ANSWERS.hashAbc);
+  assert.equal(hex([blake2s(SELF_TEST_INPUT, { key: SELF_TEST_KEY.subarray(0, 16), dkLen: 16 })]), SELF_TEST_ANSWERS.mac);
+  assert.equal(hex(nobleKdf(SELF_TEST_KEY, SELF_TEST_INPUT, 3)), SELF_TEST_ANSWERS.kdf3);
 });
 
 test('RFC 7693 appendix B: BLAKE2s-256("abc")', { skip }, () => {
