@@ -99,6 +99,18 @@ static struct aead_state *get_state(void) {
 	return s;
 }
 
+/* Frees this thread's contexts when its Node-API environment ends (a worker thread that
+ * used them would otherwise leave them behind, ~70 KiB each time). Runs on that thread. */
+static void free_thread_state(void *arg) {
+	(void)arg;
+	if (!state) return;
+	EVP_CIPHER_CTX_free(state->seal);
+	EVP_CIPHER_CTX_free(state->open);
+	OPENSSL_cleanse(state->scratch, sizeof(state->scratch));
+	free(state);
+	state = NULL;
+}
+
 static void wipe_key(struct aead_key *k) {
 	OPENSSL_cleanse(k->bytes, sizeof(k->bytes));
 	k->live = 0;
@@ -342,6 +354,8 @@ static napi_value aead_destroy(napi_env env, napi_callback_info info) {
 }
 
 napi_status aead_addon_define(napi_env env, napi_value exports) {
+	napi_status status = napi_add_env_cleanup_hook(env, free_thread_state, NULL);
+	if (status != napi_ok) return status;
 	const napi_property_descriptor functions[] = {
 		{ "aeadKey", NULL, aead_key, NULL, NULL, NULL, napi_default, NULL },
 		{ "aeadSeal", NULL, aead_seal, NULL, NULL, NULL, napi_default, NULL },
