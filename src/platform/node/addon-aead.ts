@@ -11,7 +11,6 @@
  * handshake's one-shot AEADs (below).
  */
 import { AEAD_TAG_LENGTH, type TransportCipher } from '../../crypto/provider';
-import type { TunAddon } from './addon-tun';
 import { loadAddonPart } from './tun-backend';
 
 /** What aead-addon.c adds to the module's exports. */
@@ -29,12 +28,6 @@ interface AeadOnceAddon {
   aeadOpenOnce(io: Uint8Array, aadLength: number, sealedLength: number, counterLow: number, counterHigh: number): number;
 }
 
-/** The module's AEAD half, if this build of the module has one. */
-export function aeadAddonOf(addon: TunAddon): AeadAddon | undefined {
-  const aead = addon as unknown as Partial<AeadAddon>;
-  return typeof aead.aeadKey === 'function' && typeof aead.aeadSeal === 'function' ? (aead as AeadAddon) : undefined;
-}
-
 let addon: AeadAddon | undefined;
 let once: AeadOnceAddon | undefined;
 
@@ -44,7 +37,7 @@ let once: AeadOnceAddon | undefined;
  */
 export function loadAddonAead(): string | undefined {
   if (addon) return undefined;
-  const loaded = loadAddonPart(aeadAddonOf, 'AEAD (an older build)', (candidate) => {
+  const loaded = loadAddonPart<AeadAddon>(['aeadKey', 'aeadSeal', 'aeadOpen', 'aeadDestroy'], 'AEAD (an older build)', (candidate) => {
     const cipher = new AddonTransportCipher(candidate, new Uint8Array(32));
     const sealed = new Uint8Array(16 + AEAD_TAG_LENGTH);
     cipher.seal(1, new Uint8Array(16).fill(7), 0, sealed, 0);

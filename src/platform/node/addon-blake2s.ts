@@ -7,7 +7,6 @@
  * module has them.
  */
 import { blake2s } from '@noble/hashes/blake2.js';
-import type { TunAddon } from './addon-tun';
 import { loadAddonPart } from './tun-backend';
 
 /** What blake2s-addon.c adds to the module's exports (nothing without OpenSSL's BLAKE2s). */
@@ -30,13 +29,6 @@ const MAX_MAC_KEY = 32;
  */
 const EXCHANGE_BYTES = 256;
 const exchange = new Uint8Array(EXCHANGE_BYTES);
-
-function blake2sAddonOf(addon: TunAddon): Blake2sAddon | undefined {
-  const b = addon as unknown as Partial<Blake2sAddon>;
-  return typeof b.blake2sHash === 'function' && typeof b.blake2sMac === 'function' && typeof b.blake2sKdf === 'function'
-    ? (b as Blake2sAddon)
-    : undefined;
-}
 
 let addon: Blake2sAddon | undefined;
 
@@ -81,7 +73,11 @@ function selfTest(candidate: Blake2sAddon): string | undefined {
  */
 export function loadAddonBlake2s(): string | undefined {
   if (addon) return undefined;
-  const loaded = loadAddonPart(blake2sAddonOf, "BLAKE2s (an older build, or a node whose OpenSSL lacks it)", selfTest);
+  const loaded = loadAddonPart<Blake2sAddon>(
+    ['blake2sHash', 'blake2sMac', 'blake2sKdf'],
+    "BLAKE2s (an older build, or a node whose OpenSSL lacks it)",
+    selfTest,
+  );
   if ('reason' in loaded) return loaded.reason;
   addon = loaded.part;
   return undefined;

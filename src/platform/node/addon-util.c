@@ -44,6 +44,12 @@ int addon_bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t
 	return 1;
 }
 
+napi_value addon_boolean(napi_env env, int value) {
+	napi_value result;
+	ADDON_CHECK(env, napi_get_boolean(env, value, &result));
+	return result;
+}
+
 void addon_release(napi_env env, napi_ref *refs, size_t count, napi_async_context async) {
 	napi_handle_scope scope;
 	if (napi_open_handle_scope(env, &scope) != napi_ok) return;

@@ -1,7 +1,7 @@
 /*
- * What wgts-tun.node's parts (tun-addon.c, udp-addon.c, aead-addon.c, x25519-addon.c)
- * share: calling JavaScript back from the event loop, reading byte arguments, and
- * reporting failures as exceptions.
+ * What wgts-tun.node's parts (tun-addon.c, udp-addon.c, aead-addon.c, x25519-addon.c,
+ * blake2s-addon.c) share: calling JavaScript back from the event loop, reading byte
+ * arguments, returning booleans, and reporting failures as exceptions.
  */
 #ifndef WGTS_ADDON_UTIL_H
 #define WGTS_ADDON_UTIL_H
@@ -26,6 +26,9 @@ void addon_throw_errno(napi_env env, const char *what, int err);
 
 /* The bytes of a Uint8Array argument (a view into its buffer); 0 if `value` is not one. */
 int addon_bytes_arg(napi_env env, napi_value value, unsigned char **data, size_t *length);
+
+/* `value` as a JavaScript boolean (NULL with an exception if that fails). */
+napi_value addon_boolean(napi_env env, int value);
 
 /* Drops the references and the async context of a handle being freed (outside any
  * callback into JavaScript). */

@@ -5,7 +5,6 @@
  * the last ephemeral prepared, and takes public keys as bytes (docs/performance.md,
  * session 7). native-crypto.ts uses it when loaded.
  */
-import type { TunAddon } from './addon-tun';
 import { loadAddonPart } from './tun-backend';
 
 /** What x25519-addon.c adds to the module's exports (nothing on a node without OpenSSL). */
@@ -13,13 +12,6 @@ export interface X25519Addon {
   x25519Public(privateKey: Uint8Array, out: Uint8Array): boolean;
   x25519(privateKey: Uint8Array, publicKey: Uint8Array, out: Uint8Array): boolean;
   x25519Static(privateKey: Uint8Array | null): boolean;
-}
-
-function x25519AddonOf(addon: TunAddon): X25519Addon | undefined {
-  const x = addon as unknown as Partial<X25519Addon>;
-  return typeof x.x25519 === 'function' && typeof x.x25519Public === 'function' && typeof x.x25519Static === 'function'
-    ? (x as X25519Addon)
-    : undefined;
 }
 
 let addon: X25519Addon | undefined;
@@ -31,7 +23,7 @@ let addon: X25519Addon | undefined;
  */
 export function loadAddonX25519(): string | undefined {
   if (addon) return undefined;
-  const loaded = loadAddonPart(x25519AddonOf, 'X25519 (an older build, or a node without OpenSSL)', (candidate) => {
+  const loaded = loadAddonPart<X25519Addon>(['x25519Public', 'x25519', 'x25519Static'], 'X25519 (an older build, or a node without OpenSSL)', (candidate) => {
     const a = Uint8Array.of(...new Array<number>(31).fill(1), 64);
     const b = Uint8Array.of(...new Array<number>(31).fill(2), 64);
     const [publicA, publicB, ab, ba] = [0, 1, 2, 3].map(() => new Uint8Array(32)) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];

@@ -157,12 +157,6 @@ bad:
 	return NULL;
 }
 
-static napi_value boolean(napi_env env, int value) {
-	napi_value result;
-	ADDON_CHECK(env, napi_get_boolean(env, value, &result));
-	return result;
-}
-
 /* blake2sHash(io, length): io[0, 32) = HASH(io[0, length)). */
 static napi_value blake2s_hash(napi_env env, napi_callback_info info) {
 	unsigned char *io;
@@ -173,7 +167,7 @@ static napi_value blake2s_hash(napi_env env, napi_callback_info info) {
 	unsigned char out[HASH_LENGTH];
 	int ok = digest3(s, io, lengths[0], NULL, 0, NULL, 0, out);
 	if (ok) memcpy(io, out, HASH_LENGTH);
-	return boolean(env, ok);
+	return addon_boolean(env, ok);
 }
 
 /* blake2sMac(io, keyLength, inputLength): io[0, 16) = MAC(key, input), the key first in io. */
@@ -194,7 +188,7 @@ static napi_value blake2s_mac(napi_env env, napi_callback_info info) {
 		 EVP_MAC_update(s->mac_ctx, io + lengths[0], lengths[1]) == 1 &&
 		 EVP_MAC_final(s->mac_ctx, out, &written, MAC_LENGTH) == 1 && written == MAC_LENGTH;
 	if (ok) memcpy(io, out, MAC_LENGTH);
-	return boolean(env, ok);
+	return addon_boolean(env, ok);
 }
 
 /* blake2sKdf(io, keyLength, inputLength, count): io[0, 32 * count) = KDFcount(key, input),
@@ -222,7 +216,7 @@ static napi_value blake2s_kdf(napi_env env, napi_callback_info info) {
 	if (ok) memcpy(io, outputs, count * HASH_LENGTH);
 	OPENSSL_cleanse(prk, sizeof(prk));
 	OPENSSL_cleanse(outputs, sizeof(outputs));
-	return boolean(env, ok);
+	return addon_boolean(env, ok);
 }
 
 napi_status blake2s_addon_define(napi_env env, napi_value exports) {

@@ -220,9 +220,7 @@ static napi_value tun_offloads(napi_env env, napi_callback_info info) {
 	ADDON_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	struct tun_addon *t = argc == 1 ? handle_arg(env, argv[0]) : NULL;
 	if (!t) return NULL;
-	napi_value result;
-	ADDON_CHECK(env, napi_get_boolean(env, t->relay.offloads != 0, &result));
-	return result;
+	return addon_boolean(env, t->relay.offloads != 0);
 }
 
 static napi_value tun_close(napi_env env, napi_callback_info info) {

@@ -21,7 +21,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TunDevice } from '../types';
-import { loadTunAddon, openAddonTun, type TunAddon } from './addon-tun';
+import { loadTunAddon, openAddonTun } from './addon-tun';
 import { openPipeTun } from './pipe-tun';
 import { openSocatTun } from './socat-tun';
 
@@ -63,21 +63,22 @@ export function findAddon(where: TunBackendEnvironment): { path: string; explici
 }
 
 /**
- * One part of the installed module (its cipher, its X25519): found where findAddon
- * looks, loaded, taken by `pick` (undefined: this build has no such part, `missing`
- * says why) and checked once by `selfTest` (a string: what went wrong). Returns
- * the part, or why not.
+ * One part of the installed module (its cipher, its X25519, its BLAKE2s): found where
+ * findAddon looks, loaded, present when the module exports every one of `functions`
+ * (else this build has no such part, `missing` says which) and checked once by
+ * `selfTest` (a string: what went wrong). Returns the part, or why not.
  */
 export function loadAddonPart<T>(
-  pick: (addon: TunAddon) => T | undefined,
+  functions: readonly (keyof T & string)[],
   missing: string,
   selfTest: (part: T) => string | undefined,
 ): { part: T } | { reason: string } {
   const found = findAddon(thisEnvironment());
   if (!found) return { reason: 'no wgts-tun.node found' };
   try {
-    const part = pick(loadTunAddon(found.path));
-    if (!part) return { reason: `${found.path} has no ${missing}` };
+    const exports = loadTunAddon(found.path) as unknown as Record<string, unknown>;
+    if (!functions.every((name) => typeof exports[name] === 'function')) return { reason: `${found.path} has no ${missing}` };
+    const part = exports as unknown as T;
     const failed = selfTest(part);
     return failed === undefined ? { part } : { reason: failed };
   } catch (err) {

@@ -115,19 +115,13 @@ bad:
 	return NULL;
 }
 
-static napi_value boolean(napi_env env, int value) {
-	napi_value result;
-	ADDON_CHECK(env, napi_get_boolean(env, value, &result));
-	return result;
-}
-
 static napi_value x25519_public(napi_env env, napi_callback_info info) {
 	unsigned char *keys[2];
 	struct x25519_state *s = key_args(env, info, 2, keys, 0, "wgts-tun.node: x25519Public(private32, out32)");
 	if (!s) return NULL;
 	EVP_PKEY *pkey = private_key(s, keys[0]);
 	size_t length = KEY_LENGTH;
-	return boolean(env, pkey && EVP_PKEY_get_raw_public_key(pkey, keys[1], &length) == 1 && length == KEY_LENGTH);
+	return addon_boolean(env, pkey && EVP_PKEY_get_raw_public_key(pkey, keys[1], &length) == 1 && length == KEY_LENGTH);
 }
 
 static napi_value x25519_shared(napi_env env, napi_callback_info info) {
@@ -144,7 +138,7 @@ static napi_value x25519_shared(napi_env env, napi_callback_info info) {
 	if (!ok) OPENSSL_cleanse(keys[2], KEY_LENGTH);
 	if (ctx) EVP_PKEY_CTX_free(ctx);
 	if (theirs) EVP_PKEY_free(theirs);
-	return boolean(env, ok);
+	return addon_boolean(env, ok);
 }
 
 static napi_value x25519_static(napi_env env, napi_callback_info info) {
@@ -153,10 +147,10 @@ static napi_value x25519_static(napi_env env, napi_callback_info info) {
 	if (!s) return NULL;
 	if (!keys[0]) {
 		forget(&s->fixed);
-		return boolean(env, 1);
+		return addon_boolean(env, 1);
 	}
 	if (s->recent.pkey && CRYPTO_memcmp(s->recent.raw, keys[0], KEY_LENGTH) == 0) forget(&s->recent);
-	return boolean(env, prepare(&s->fixed, keys[0]));
+	return addon_boolean(env, prepare(&s->fixed, keys[0]));
 }
 
 napi_status x25519_addon_define(napi_env env, napi_value exports) {
