@@ -133,6 +133,9 @@ test('wgts ↔ wgts over an IPv4 underlay (one site on each TUN backend): handsh
     assert.ok(inB.includes('socat') && !inB.includes('wgts-tun') && !maps(b.pid, 'wgts-tun.node'), `B runs socat: ${inB.join(', ')}`);
     assert.match(a.stderr(), /info: .*UDP through .*wgts-tun\.node/, a.stderr());
     assert.match(b.stderr(), /info: .*UDP through node's dgram \(WGTS_UDP_BACKEND=dgram\)/, b.stderr());
+    // The up line comes after the routes, so a daemon may still be on its way to it when
+    // its link is ready.
+    await waitFor('both up lines', () => /: up, listening/.test(a.stderr()) && /: up, listening/.test(b.stderr()), 10_000);
     assert.match(a.stderr(), /crypto native \(X25519: node's OpenSSL through wgts-tun\.node, BLAKE2s: node's OpenSSL through wgts-tun\.node, transport: node's OpenSSL through wgts-tun\.node\)/, a.stderr());
     assert.match(b.stderr(), /crypto native \(X25519: node:crypto, BLAKE2s: node:crypto, transport: libsodium wasm\)/, b.stderr());
     // Each allowed IP got its route on the interface (installed in one `ip -batch`).
