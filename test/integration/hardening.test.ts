@@ -246,7 +246,8 @@ const FLOOD_RATES = [2000, 5000];
  * The flood comes in bursts of this many initiations. "Under load" means a backlog of handshake
  * messages (as in wireguard-go and the Linux module), not a rate: a host that keeps up with a
  * steady 2000/s needs no cookies (a faster machine than ours did, at 57% of a core). A burst of
- * 512 leaves well over 128 waiting however fast the responder is, so every phase meets cookies.
+ * 512, built first and sent back to back, arrives faster than the responder drains it and leaves
+ * well over 128 waiting, so every phase meets cookies.
  */
 const FLOOD_BURST = 512;
 const FLOOD_SECONDS = 22;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { Endpoint, SendCallback, UdpTransport } from '../../src/platform/types';
 import * as fs from 'node:fs';
@@ -259,5 +260,37 @@ test('module: a datagram the kernel refuses is reported to its sender alone; the
   } finally {
     a.close();
     b.close();
+  }
+});
+
+test('module: a backlog of handshake messages is read in one turn; data keeps to one batch per turn', { skip: typeof moduleOrWhyNot === 'string' ? moduleOrWhyNot : false }, async () => {
+  // The device's handshake queue is its "under load" signal, so waiting handshake messages
+  // must reach it rather than wait in the socket; data must not hold back the loop's other
+  // handles. 100 datagrams wait in the socket before the loop polls it (a child process
+  // sends them while this one is blocked); how many arrive before the next turn's
+  // setImmediate runs tells the two apart.
+  const backend = moduleOrWhyNot as Backend;
+  const count = 100;
+  for (const [type, expectAll] of [[1, true], [4, false]] as const) {
+    const b = await backend.open({ port: 0 });
+    try {
+      let received = 0;
+      let beforeNextTurn = -1;
+      b.onDatagram(() => {
+        if (received++ === 0) setImmediate(() => (beforeNextTurn = received));
+      });
+      // Alternating sizes, so the kernel's GRO merges no more than two of them.
+      const sender = `const s = require('node:dgram').createSocket('udp4'); let n = 0;
+        for (let i = 0; i < ${count}; i++) { const d = Buffer.alloc(i % 2 ? 148 : 92); d[0] = ${type};
+          s.send(d, ${b.port}, '127.0.0.1', () => { if (++n === ${count}) s.close(); }); }`;
+      const sent = spawnSync(process.execPath, ['-e', sender], { timeout: 10_000 });
+      assert.equal(sent.status, 0, String(sent.stderr));
+      for (let i = 0; i < 200 && received < count; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(received, count, `type ${type}: every datagram arrived`);
+      if (expectAll) assert.equal(beforeNextTurn, count, 'handshake messages: all of them in the first turn');
+      else assert.ok(beforeNextTurn > 0 && beforeNextTurn <= 16, `data: one batch in the first turn (${beforeNextTurn})`);
+    } finally {
+      b.close();
+    }
   }
 });

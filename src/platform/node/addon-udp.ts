@@ -16,6 +16,7 @@
 import { getSystemErrorName } from 'node:util';
 import type { Endpoint, SendCallback } from '../types';
 import { formatIp, parseIp } from '../../device/ip';
+import { MessageType } from '../../protocol/messages';
 import type { TunAddon } from './addon-tun';
 import { DualStackTransport, openDualStack, SOCKET_BUFFER_BYTES, type DatagramHandler, type UdpTransportOptions } from './udp';
 
@@ -35,7 +36,8 @@ export interface UdpAddon {
     recvEntries: ArrayBuffer,
     sendData: ArrayBuffer,
     sendEntries: ArrayBuffer,
-    onDatagrams: (count: number) => void,
+    /** Returns true to have the next batch read at once (see onDatagrams below). */
+    onDatagrams: (count: number) => boolean,
     onError: (message: string) => void,
   ): object;
   udpPort(handle: object): number;
@@ -63,6 +65,7 @@ class AddonSocket {
   readonly port: number;
   private readonly handle: object;
   private readonly entryInts: number;
+  private readonly recvSlots: number;
   private readonly addressLength: number;
   private readonly recvData: Uint8Array;
   private readonly recvEntries: Int32Array;
@@ -90,6 +93,7 @@ class AddonSocket {
     private readonly log: (message: string) => void,
   ) {
     this.entryInts = addon.UDP_ENTRY_INTS;
+    this.recvSlots = addon.UDP_RECV_SLOTS;
     this.addressLength = family === 4 ? 4 : 16;
     const recvData = new ArrayBuffer(addon.UDP_SLOT_BYTES * addon.UDP_RECV_SLOTS);
     const recvEntries = new ArrayBuffer(addon.UDP_RECV_ENTRIES * this.entryInts * 4);
@@ -106,14 +110,26 @@ class AddonSocket {
     this.port = addon.udpPort(this.handle);
   }
 
-  private readonly onDatagrams = (count: number): void => {
+  /*
+   * Delivers a batch. Asks for the next one at once when this one filled the slots and
+   * brought handshake messages: then more probably wait, and they should wait in the
+   * device's handshake queue, whose length tells it that it is under load (and must ask
+   * for cookies), not unseen in the socket while the device drains a few per turn and
+   * never looks loaded. wireguard-go's reader moves them into its queue just so. Data
+   * alone keeps to one batch per turn (udp-addon.c says why).
+   */
+  private readonly onDatagrams = (count: number): boolean => {
     const entries = this.recvEntries;
+    let handshakes = false;
     for (let i = 0; i < count && !this.closed; i++) {
       const at = i * this.entryInts;
       const offset = entries[at + E_OFFSET]!;
       const datagram = this.recvData.subarray(offset, offset + entries[at + E_LENGTH]!);
+      const type = datagram[0];
+      if (type === MessageType.HandshakeInitiation || type === MessageType.HandshakeResponse) handshakes = true;
       this.deliver(datagram, this.senderOf(at));
     }
+    return handshakes && count >= this.recvSlots && !this.closed;
   };
 
   /** The sender of the entry at `at`: the previous sender's object again if it is the same. */

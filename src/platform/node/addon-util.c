@@ -2,17 +2,21 @@
 #include "addon-util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-void addon_call_back(napi_env env, napi_async_context async, napi_ref ref, napi_value arg) {
-	napi_value fn, recv;
-	if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &recv) != napi_ok) return;
-	if (napi_make_callback(env, async, recv, fn, 1, &arg, NULL) == napi_pending_exception) {
+int addon_call_back(napi_env env, napi_async_context async, napi_ref ref, napi_value arg) {
+	napi_value fn, recv, result;
+	bool yes = false;
+	if (napi_get_reference_value(env, ref, &fn) != napi_ok || napi_get_global(env, &recv) != napi_ok) return 0;
+	if (napi_make_callback(env, async, recv, fn, 1, &arg, &result) == napi_pending_exception) {
 		napi_value error;
 		napi_get_and_clear_last_exception(env, &error);
 		napi_fatal_exception(env, error);
+		return 0;
 	}
+	return napi_get_value_bool(env, result, &yes) == napi_ok && yes;
 }
 
 /* The errno names JavaScript tells apart (udp.ts: port taken, or no IPv6 here). */

@@ -18,8 +18,9 @@
 	} while (0)
 
 /* Calls the function behind `ref` with one argument from the event loop, as node's own
- * handles do (async context, microtasks after); an exception it throws is uncaught. */
-void addon_call_back(napi_env env, napi_async_context async, napi_ref ref, napi_value arg);
+ * handles do (async context, microtasks after); an exception it throws is uncaught.
+ * Returns 1 if it returned true, else 0. */
+int addon_call_back(napi_env env, napi_async_context async, napi_ref ref, napi_value arg);
 
 /* Throws "what: strerror(err)" with the errno's name as the error's code. */
 void addon_throw_errno(napi_env env, const char *what, int err);

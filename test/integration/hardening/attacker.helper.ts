@@ -411,6 +411,11 @@ async function flood(cfg: FloodRole): Promise<void> {
       const elapsed = Date.now() - start;
       if (elapsed >= cfg.durationMs) return resolve();
       const due = Math.floor((elapsed / 1000) * cfg.rate);
+      // The burst is built first and then sent back to back, so that it arrives faster
+      // than a responder drains it (building each initiation, mac1 in noble, takes
+      // longer than sending it: sent as built, a burst trickled in slower than wgts
+      // answers junk with both threads, and never made a backlog).
+      const burst: { socket: dgram.Socket; datagram: Uint8Array }[] = [];
       for (; queued < due; queued++) {
         const source = sources[queued % sources.length]!;
         // Initiation-shaped random bytes (sender index, "ephemeral key", "static", "timestamp"),
@@ -427,7 +432,10 @@ async function flood(cfg: FloodRole): Promise<void> {
           if (source.pending.size >= PENDING_PER_SOURCE) source.pending.clear();
           source.pending.set(new DataView(d.buffer).getUint32(4, true), mac1);
         }
-        source.socket.send(d, cfg.target.port, cfg.target.address, onSent);
+        burst.push({ socket: source.socket, datagram: d });
+      }
+      for (const { socket, datagram } of burst) {
+        socket.send(datagram, cfg.target.port, cfg.target.address, onSent);
         stats.sent++;
       }
       setTimeout(step, interval);
