@@ -133,20 +133,24 @@ static void make_nonce(unsigned char nonce[NONCE_LENGTH], uint32_t low, uint32_t
 }
 
 /*
- * Decrypts `length` bytes of ciphertext into the thread's scratch area and checks the
- * tag over them and the additional data (none when `aad_length` is 0). The caller
- * copies the plaintext out on success, and cleanses the scratch area either way, so
- * what fails authentication never reaches the caller's buffer.
+ * Opens `length` bytes of ciphertext followed by their tag, with the additional data
+ * (none when `aad_length` is 0), and writes the plaintext to `out` (which may be where
+ * the ciphertext is): its length, or -1 when the tag does not verify. The plaintext
+ * waits in the thread's scratch area until the tag has verified, and is cleansed from
+ * it either way, so what fails authentication never reaches `out`.
  */
-static int open_into_scratch(struct aead_state *s, const unsigned char *key, const unsigned char nonce[NONCE_LENGTH],
-			     const unsigned char *aad, size_t aad_length, const unsigned char *ciphertext, size_t length,
-			     const unsigned char tag[TAG_LENGTH]) {
+static int32_t open_to(struct aead_state *s, const unsigned char *key, const unsigned char nonce[NONCE_LENGTH],
+		       const unsigned char *aad, size_t aad_length, const unsigned char *sealed, size_t length,
+		       unsigned char *out) {
 	int n0 = 0, n1 = 0, n2 = 0;
-	return EVP_DecryptInit_ex(s->open, NULL, NULL, key, nonce) == 1 &&
-	       (aad_length == 0 || EVP_DecryptUpdate(s->open, NULL, &n0, aad, (int)aad_length) == 1) &&
-	       (length == 0 || EVP_DecryptUpdate(s->open, s->scratch, &n1, ciphertext, (int)length) == 1) &&
-	       EVP_CIPHER_CTX_ctrl(s->open, EVP_CTRL_AEAD_SET_TAG, TAG_LENGTH, (void *)tag) == 1 &&
-	       EVP_DecryptFinal_ex(s->open, s->scratch + n1, &n2) == 1 && (size_t)(n1 + n2) == length;
+	int ok = EVP_DecryptInit_ex(s->open, NULL, NULL, key, nonce) == 1 &&
+		 (aad_length == 0 || EVP_DecryptUpdate(s->open, NULL, &n0, aad, (int)aad_length) == 1) &&
+		 (length == 0 || EVP_DecryptUpdate(s->open, s->scratch, &n1, sealed, (int)length) == 1) &&
+		 EVP_CIPHER_CTX_ctrl(s->open, EVP_CTRL_AEAD_SET_TAG, TAG_LENGTH, (void *)(sealed + length)) == 1 &&
+		 EVP_DecryptFinal_ex(s->open, s->scratch + n1, &n2) == 1 && (size_t)(n1 + n2) == length;
+	if (ok) memcpy(out, s->scratch, length);
+	OPENSSL_cleanse(s->scratch, length);
+	return ok ? (int32_t)length : -1;
 }
 
 static struct aead_key *key_arg(napi_env env, napi_value value) {
@@ -255,12 +259,7 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
 		unsigned char nonce[NONCE_LENGTH];
 		make_nonce(nonce, low, high);
 		/* A packet whose tag fails leaves `sealed` as it was. */
-		int ok = open_into_scratch(s, k->bytes, nonce, NULL, 0, sealed, length, sealed + length);
-		if (ok) {
-			memcpy(sealed, s->scratch, length);
-			opened = (int32_t)length;
-		}
-		OPENSSL_cleanse(s->scratch, length);
+		opened = open_to(s, k->bytes, nonce, NULL, 0, sealed, length, sealed);
 	}
 	napi_value result;
 	ADDON_CHECK(env, napi_create_int32(env, opened, &result));
@@ -333,13 +332,7 @@ static napi_value aead_open_once(napi_env env, napi_callback_info info) {
 			return NULL;
 		}
 		const unsigned char *aad = io + KEY_LENGTH, *sealed = aad + aad_length;
-		size_t length = sealed_length - TAG_LENGTH;
-		int ok = open_into_scratch(s, io, nonce, aad, aad_length, sealed, length, sealed + length);
-		if (ok) {
-			memcpy(io, s->scratch, length);
-			opened = (int32_t)length;
-		}
-		OPENSSL_cleanse(s->scratch, length);
+		opened = open_to(s, io, nonce, aad, aad_length, sealed, sealed_length - TAG_LENGTH, io);
 	}
 	napi_value result;
 	ADDON_CHECK(env, napi_create_int32(env, opened, &result));
