@@ -92,10 +92,17 @@ function fail(what: string): never {
   throw new Error(`BLAKE2s: OpenSSL failed the ${what}`);
 }
 
-/** Copies `parts` into the exchange buffer from `at`; the end, or -1 if they do not fit. */
-function put(parts: readonly Uint8Array[], at: number): number {
+/**
+ * Copies `parts` into the exchange buffer from 0; the end, or -1 if they do not fit
+ * (then nothing of them stays in it: a key may have gone in before the input failed).
+ */
+function put(parts: readonly Uint8Array[]): number {
+  let at = 0;
   for (const part of parts) {
-    if (at + part.length > EXCHANGE_BYTES) return -1;
+    if (at + part.length > EXCHANGE_BYTES) {
+      exchange.fill(0, 0, at);
+      return -1;
+    }
     exchange.set(part, at);
     at += part.length;
   }
@@ -103,7 +110,7 @@ function put(parts: readonly Uint8Array[], at: number): number {
 }
 
 function runHash(module: Blake2sAddon, parts: readonly Uint8Array[]): Uint8Array {
-  const length = put(parts, 0);
+  const length = put(parts);
   if (length < 0) return blake2s(Buffer.concat(parts));
   if (!module.blake2sHash(exchange, length)) fail('hash');
   const digest = exchange.slice(0, HASH_LENGTH);
@@ -112,7 +119,7 @@ function runHash(module: Blake2sAddon, parts: readonly Uint8Array[]): Uint8Array
 }
 
 function runMac(module: Blake2sAddon, key: Uint8Array, input: Uint8Array): Uint8Array {
-  const end = key.length >= 1 && key.length <= MAX_MAC_KEY ? put([key, input], 0) : -1;
+  const end = key.length >= 1 && key.length <= MAX_MAC_KEY ? put([key, input]) : -1;
   if (end < 0) return blake2s(input, { key, dkLen: MAC_LENGTH });
   if (!module.blake2sMac(exchange, key.length, input.length)) fail('MAC');
   const digest = exchange.slice(0, MAC_LENGTH);
@@ -122,7 +129,7 @@ function runMac(module: Blake2sAddon, key: Uint8Array, input: Uint8Array): Uint8
 
 /** Undefined when key and input do not fit the exchange buffer (never in a handshake). */
 function runKdf(module: Blake2sAddon, key: Uint8Array, input: Uint8Array, count: 1 | 2 | 3): Uint8Array[] | undefined {
-  const end = put([key, input], 0);
+  const end = put([key, input]);
   if (end < 0) return undefined;
   if (!module.blake2sKdf(exchange, key.length, input.length, count)) fail('KDF');
   const outputs: Uint8Array[] = [];
