@@ -266,9 +266,10 @@ static napi_value aead_open(napi_env env, napi_callback_info info) {
 	return result;
 }
 
-/* The one-shot calls' arguments: io, two lengths inside it after the 32-byte key, the counter. */
-static int once_args(napi_env env, napi_callback_info info, unsigned char **io, uint32_t *aad_length,
-		     uint32_t *text_length, unsigned char nonce[NONCE_LENGTH], const char *usage) {
+/* The one-shot calls' arguments (io, two lengths inside it after the 32-byte key, the
+ * counter) and this thread's contexts; NULL, with an exception, if either fails. */
+static struct aead_state *once_args(napi_env env, napi_callback_info info, unsigned char **io, uint32_t *aad_length,
+				    uint32_t *text_length, unsigned char nonce[NONCE_LENGTH], const char *usage) {
 	size_t argc = 5, io_length;
 	napi_value argv[5];
 	uint32_t low, high;
@@ -277,29 +278,29 @@ static int once_args(napi_env env, napi_callback_info info, unsigned char **io, 
 	    napi_get_value_uint32(env, argv[2], text_length) != napi_ok || napi_get_value_uint32(env, argv[3], &low) != napi_ok ||
 	    napi_get_value_uint32(env, argv[4], &high) != napi_ok) {
 		napi_throw_type_error(env, NULL, usage);
-		return 0;
+		return NULL;
 	}
 	/* Room for the key, the additional data and the text, plus a tag sealing adds. */
 	if ((uint64_t)KEY_LENGTH + *aad_length + *text_length + TAG_LENGTH > io_length || *text_length > MAX_MESSAGE ||
 	    *aad_length > INT32_MAX) {
 		napi_throw_range_error(env, NULL, usage);
-		return 0;
-	}
-	make_nonce(nonce, low, high);
-	return 1;
-}
-
-static napi_value aead_seal_once(napi_env env, napi_callback_info info) {
-	unsigned char *io, nonce[NONCE_LENGTH];
-	uint32_t aad_length, length;
-	if (!once_args(env, info, &io, &aad_length, &length, nonce,
-		       "wgts-tun.node: aeadSealOnce(io, aadLength, textLength, counterLow, counterHigh)"))
 		return NULL;
+	}
 	struct aead_state *s = get_state();
 	if (!s) {
 		napi_throw_error(env, NULL, "wgts-tun.node: OpenSSL has no ChaCha20-Poly1305 here");
 		return NULL;
 	}
+	make_nonce(nonce, low, high);
+	return s;
+}
+
+static napi_value aead_seal_once(napi_env env, napi_callback_info info) {
+	unsigned char *io, nonce[NONCE_LENGTH];
+	uint32_t aad_length, length;
+	struct aead_state *s = once_args(env, info, &io, &aad_length, &length, nonce,
+					 "wgts-tun.node: aeadSealOnce(io, aadLength, textLength, counterLow, counterHigh)");
+	if (!s) return NULL;
 	const unsigned char *aad = io + KEY_LENGTH, *plaintext = aad + aad_length;
 	int n0 = 0, n1 = 0, n2 = 0;
 	int ok = EVP_EncryptInit_ex(s->seal, NULL, NULL, io, nonce) == 1 &&
@@ -321,16 +322,11 @@ static napi_value aead_seal_once(napi_env env, napi_callback_info info) {
 static napi_value aead_open_once(napi_env env, napi_callback_info info) {
 	unsigned char *io, nonce[NONCE_LENGTH];
 	uint32_t aad_length, sealed_length;
-	if (!once_args(env, info, &io, &aad_length, &sealed_length, nonce,
-		       "wgts-tun.node: aeadOpenOnce(io, aadLength, sealedLength, counterLow, counterHigh)"))
-		return NULL;
+	struct aead_state *s = once_args(env, info, &io, &aad_length, &sealed_length, nonce,
+					 "wgts-tun.node: aeadOpenOnce(io, aadLength, sealedLength, counterLow, counterHigh)");
+	if (!s) return NULL;
 	int32_t opened = -1;
 	if (sealed_length >= TAG_LENGTH) {
-		struct aead_state *s = get_state();
-		if (!s) {
-			napi_throw_error(env, NULL, "wgts-tun.node: OpenSSL has no ChaCha20-Poly1305 here");
-			return NULL;
-		}
 		const unsigned char *aad = io + KEY_LENGTH, *sealed = aad + aad_length;
 		opened = open_to(s, io, nonce, aad, aad_length, sealed, sealed_length - TAG_LENGTH, io);
 	}
